@@ -1,0 +1,348 @@
+/*
+ * mlxn.h — the public API of mlxn, a C11 library of CPU and CUDA kernels for
+ * transformer inference, with the runtime that dispatches them.
+ *
+ * This header is the documentation. Every function has a short contract.
+ *
+ * Overview
+ * --------
+ *   mlxn_device   a backend instance (CPU, or one CUDA GPU).
+ *   mlxn_buffer   a typed, shaped view (dtype, shape, byte offset) of refcounted
+ *                 device storage. Shapes are outermost first, row-major, contiguous.
+ *   mlxn_pool     a power-of-two bucket allocator for per-step scratch buffers.
+ *   mlxn_encoder  an ordered queue of work on one device (a CUDA stream on CUDA).
+ *   mlxn_graph    a captured sequence of encoded work that can be replayed
+ *                 (a CUDA Graph on CUDA, a recorded replay on CPU).
+ *
+ *   Ops are   mlxn_status mlxn_<op>(mlxn_encoder *e, inputs..., outputs..., const mlxn_<op>_params *p);
+ *   They validate their arguments, then encode work. They never allocate device
+ *   memory and never synchronize.
+ *
+ * Errors
+ * ------
+ *   Every fallible call returns an mlxn_status. On failure mlxn_last_error()
+ *   (thread-local) names the function or op and the offending values, e.g.
+ *   "rope_multi: rope_dim (96) must be <= head_dim (64)", and no output buffer
+ *   has been written. Nothing a caller or a file can cause aborts the process.
+ *
+ * A minimal session
+ * -----------------
+ *   mlxn_device *dev;  mlxn_device_open(MLXN_BACKEND_AUTO, 0, &dev);
+ *   int64_t shape[3] = {seq, heads, head_dim};
+ *   mlxn_buffer *x, *y, *pos;
+ *   mlxn_buffer_new(dev, MLXN_F32, 3, shape, &x);   ... same for y, pos (MLXN_I32, {seq})
+ *   mlxn_buffer_write(x, host_x, nbytes);
+ *   mlxn_encoder *enc;  mlxn_encoder_new(dev, &enc);
+ *   mlxn_rope_params rp = mlxn_rope_params_default(head_dim, MLXN_ROPE_NEOX, 10000.0f);
+ *   mlxn_rope(enc, x, y, pos, NULL, &rp);
+ *   mlxn_encoder_commit(enc);  mlxn_encoder_wait(enc);
+ *   mlxn_buffer_read(y, host_y, nbytes);
+ *   ... *_free / mlxn_device_close (each accepts NULL).
+ *
+ * Thread safety: a device may be used from several threads, each with its own
+ * encoder. A single encoder, pool or graph must not be used from two threads at once.
+ */
+#ifndef MLXN_H
+#define MLXN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32)
+#define MLXN_API
+#else
+#define MLXN_API __attribute__((visibility("default")))
+#endif
+
+/* ------------------------------------------------------------------------- */
+/* Version                                                                    */
+/* ------------------------------------------------------------------------- */
+
+#define MLXN_VERSION_MAJOR 0
+#define MLXN_VERSION_MINOR 1
+#define MLXN_VERSION_PATCH 0
+#define MLXN_VERSION_STRING "0.1.0"
+
+/* The version of the linked library, "MAJOR.MINOR.PATCH"; compare with
+   MLXN_VERSION_STRING to detect a header/library mismatch. */
+MLXN_API const char *mlxn_version(void);
+
+/* ------------------------------------------------------------------------- */
+/* Status and errors                                                          */
+/* ------------------------------------------------------------------------- */
+
+typedef enum {
+    MLXN_OK = 0,
+    MLXN_ERR_INVALID_ARGUMENT, /* a parameter, shape, dtype or handle is wrong        */
+    MLXN_ERR_UNSUPPORTED,      /* valid, but this backend/dtype does not implement it */
+    MLXN_ERR_OUT_OF_MEMORY,    /* host or device allocation failed                    */
+    MLXN_ERR_DEVICE,           /* the device (driver, CUDA runtime) reported an error */
+    MLXN_ERR_IO,               /* reading or mapping a file failed                    */
+    MLXN_ERR_FORMAT,           /* a file's contents are malformed                     */
+    MLXN_ERR_NOT_FOUND         /* a named thing (device, tensor, key) does not exist  */
+} mlxn_status;
+
+/* A static, human-readable name for a status ("invalid argument"). Never NULL. */
+MLXN_API const char *mlxn_status_str(mlxn_status s);
+
+/* The message of the last failed call on this thread ("" if none). The pointer
+   stays valid until the next mlxn call on this thread. */
+MLXN_API const char *mlxn_last_error(void);
+
+/* Clears this thread's last error message. */
+MLXN_API void mlxn_clear_error(void);
+
+/* ------------------------------------------------------------------------- */
+/* Data types                                                                 */
+/* ------------------------------------------------------------------------- */
+
+typedef enum {
+    MLXN_F32, MLXN_F16, MLXN_BF16, MLXN_I8, MLXN_U8, MLXN_I16, MLXN_U16,
+    MLXN_I32, MLXN_U32, MLXN_I64
+} mlxn_dtype;
+
+#define MLXN_DTYPE_COUNT 10
+
+/* Bytes per element; 0 for a value outside the enum. */
+MLXN_API size_t mlxn_dtype_size(mlxn_dtype t);
+/* "f32", "f16", "bf16", "i8", ...; "invalid" for a value outside the enum. */
+MLXN_API const char *mlxn_dtype_name(mlxn_dtype t);
+
+/* Exact conversions between f32 and the 16-bit float formats. f32 -> f16/bf16
+   rounds to nearest, ties to even; overflow gives Inf; NaN stays NaN (quiet,
+   sign kept); subnormals are produced and read exactly. */
+MLXN_API uint16_t mlxn_f32_to_f16(float f);
+MLXN_API float    mlxn_f16_to_f32(uint16_t h);
+MLXN_API uint16_t mlxn_f32_to_bf16(float f);
+MLXN_API float    mlxn_bf16_to_f32(uint16_t b);
+
+/* ------------------------------------------------------------------------- */
+/* Devices                                                                    */
+/* ------------------------------------------------------------------------- */
+
+typedef enum { MLXN_BACKEND_AUTO, MLXN_BACKEND_CPU, MLXN_BACKEND_CUDA } mlxn_backend;
+
+typedef struct mlxn_device  mlxn_device;
+typedef struct mlxn_buffer  mlxn_buffer;
+typedef struct mlxn_encoder mlxn_encoder;
+typedef struct mlxn_graph   mlxn_graph;
+typedef struct mlxn_pool    mlxn_pool;
+typedef struct mlxn_timer   mlxn_timer;
+
+/* Opens device `index` of backend `b`. AUTO picks CUDA device `index` when the
+   library was built with CUDA and a GPU is present, else the CPU. Errors:
+   NOT_FOUND (no such device; the message says why, e.g. no GPU present),
+   UNSUPPORTED (CUDA requested but not compiled in), DEVICE. */
+MLXN_API mlxn_status  mlxn_device_open(mlxn_backend b, int index, mlxn_device **out);
+/* Closes a device; accepts NULL. Every buffer, pool, encoder and graph of the
+   device must have been freed first. */
+MLXN_API void         mlxn_device_close(mlxn_device *d);
+/* MLXN_BACKEND_CPU or MLXN_BACKEND_CUDA (never AUTO). */
+MLXN_API mlxn_backend mlxn_device_backend(const mlxn_device *d);
+/* "cpu (N threads)" or the GPU's name, e.g. "NVIDIA H100 80GB HBM3". */
+MLXN_API const char  *mlxn_device_name(const mlxn_device *d);
+/* Number of devices of backend b (CPU: 1; CUDA: visible GPUs, 0 if none or not built). */
+MLXN_API int          mlxn_device_count(mlxn_backend b);
+/* Waits until all work queued on the device (every encoder) has finished;
+   reports asynchronous device errors. */
+MLXN_API mlxn_status  mlxn_device_synchronize(mlxn_device *d);
+
+/* Counters a test or profiler reads to prove what a step cost. They count since
+   the device was opened or last reset. */
+typedef struct {
+    uint64_t dispatches;      /* kernels (op executions) encoded, incl. graph replays of them */
+    uint64_t device_allocs;   /* device memory allocations (buffer and pool storage)         */
+    uint64_t device_frees;    /* device memory releases                                      */
+    uint64_t bytes_allocated; /* total bytes of those allocations                            */
+    uint64_t syncs;           /* host waits on the device (encoder_wait, buffer read/write)  */
+    uint64_t graph_launches;  /* mlxn_graph_launch calls                                     */
+} mlxn_counters;
+MLXN_API void mlxn_device_counters(const mlxn_device *d, mlxn_counters *out);
+MLXN_API void mlxn_device_counters_reset(mlxn_device *d);
+
+/* ------------------------------------------------------------------------- */
+/* Buffers                                                                    */
+/* ------------------------------------------------------------------------- */
+
+#define MLXN_MAX_DIMS 8
+
+/* A new zero-filled buffer of the given dtype and shape (0 <= ndim <= 8; every
+   dim >= 1; ndim 0 is a scalar). Errors: INVALID_ARGUMENT (bad shape, overflow),
+   OUT_OF_MEMORY. */
+MLXN_API mlxn_status mlxn_buffer_new(mlxn_device *d, mlxn_dtype t, int ndim, const int64_t *shape,
+                                     mlxn_buffer **out);
+/* A view of base's storage starting `byte_offset` bytes into base's view, with
+   its own dtype and shape. The view keeps the storage alive. It must lie inside
+   base's view and be aligned to its element size. */
+MLXN_API mlxn_status mlxn_buffer_view(mlxn_buffer *base, size_t byte_offset, mlxn_dtype t, int ndim,
+                                      const int64_t *shape, mlxn_buffer **out);
+/* Drops this view's reference; the storage is freed with its last view. Accepts NULL. */
+MLXN_API void        mlxn_buffer_free(mlxn_buffer *b);
+/* Copies nbytes from host memory into the view. nbytes must equal the view's
+   nbytes. Waits for all work queued on the device first (counted as a sync). */
+MLXN_API mlxn_status mlxn_buffer_write(mlxn_buffer *b, const void *src, size_t nbytes);
+/* Copies the view into host memory; nbytes must equal the view's nbytes. Waits
+   for all work queued on the device first. */
+MLXN_API mlxn_status mlxn_buffer_read(const mlxn_buffer *b, void *dst, size_t nbytes);
+MLXN_API mlxn_dtype  mlxn_buffer_dtype(const mlxn_buffer *b);
+MLXN_API int         mlxn_buffer_ndim(const mlxn_buffer *b);
+MLXN_API const int64_t *mlxn_buffer_shape(const mlxn_buffer *b);
+/* Elements and bytes of the view (never the whole allocation). */
+MLXN_API int64_t     mlxn_buffer_numel(const mlxn_buffer *b);
+MLXN_API size_t      mlxn_buffer_nbytes(const mlxn_buffer *b);
+MLXN_API size_t      mlxn_buffer_offset(const mlxn_buffer *b);
+MLXN_API mlxn_device *mlxn_buffer_device(const mlxn_buffer *b);
+
+/* ------------------------------------------------------------------------- */
+/* Buffer pool: per-step scratch without per-step device allocations         */
+/* ------------------------------------------------------------------------- */
+
+/* Storage is bucketed by the next power of two of its byte size. A fresh
+   bucket allocation is zero-filled; a reused one is NOT cleared (that is the
+   point: no device work on the hot path). */
+typedef struct {
+    uint64_t in_use;        /* storages handed out since the last reset */
+    uint64_t in_use_bytes;
+    uint64_t free;          /* storages waiting in free lists          */
+    uint64_t free_bytes;
+    uint64_t device_allocs; /* device allocations the pool has made     */
+    uint64_t hits;          /* allocations served from a free list      */
+} mlxn_pool_stats;
+
+MLXN_API mlxn_status mlxn_pool_new(mlxn_device *d, mlxn_pool **out);
+/* Frees the pool's storage; buffers still alive keep theirs until freed. Accepts NULL. */
+MLXN_API void        mlxn_pool_free(mlxn_pool *p);
+/* A buffer (dtype, shape) backed by pooled storage. Free the buffer with
+   mlxn_buffer_free as usual; its storage returns to the pool at the next
+   mlxn_pool_reset, not before. */
+MLXN_API mlxn_status mlxn_pool_alloc(mlxn_pool *p, mlxn_dtype t, int ndim, const int64_t *shape,
+                                     mlxn_buffer **out);
+/* Returns every storage handed out since the last reset to the free lists (the
+   per-step arena reset). Buffers from before the reset must no longer be used. */
+MLXN_API void        mlxn_pool_reset(mlxn_pool *p);
+MLXN_API void        mlxn_pool_get_stats(const mlxn_pool *p, mlxn_pool_stats *out);
+
+/* ------------------------------------------------------------------------- */
+/* Encoders and graphs                                                        */
+/* ------------------------------------------------------------------------- */
+
+MLXN_API mlxn_status mlxn_encoder_new(mlxn_device *d, mlxn_encoder **out);
+/* Frees the encoder after waiting for its work. Accepts NULL. */
+MLXN_API void        mlxn_encoder_free(mlxn_encoder *e);
+MLXN_API mlxn_device *mlxn_encoder_device(const mlxn_encoder *e);
+/* Order: later dispatches see earlier writes. (Work on one encoder is already
+   in order on both backends; this is kept for engines that reorder.) */
+MLXN_API mlxn_status mlxn_encoder_barrier(mlxn_encoder *e);
+/* Submit, do not wait. */
+MLXN_API mlxn_status mlxn_encoder_commit(mlxn_encoder *e);
+/* Wait for the encoder's work; reports asynchronous device errors. */
+MLXN_API mlxn_status mlxn_encoder_wait(mlxn_encoder *e);
+/* Start recording: ops encoded until end_capture are recorded, not run. */
+MLXN_API mlxn_status mlxn_encoder_begin_capture(mlxn_encoder *e);
+/* Stop recording and return the graph (possibly empty). */
+MLXN_API mlxn_status mlxn_encoder_end_capture(mlxn_encoder *e, mlxn_graph **out);
+/* Replay the graph on e (CUDA Graphs on CUDA). Replays read and write the
+   buffers that were captured, and equal eager execution bit for bit. The
+   graph keeps its buffers' storage alive. A replay allocates nothing. */
+MLXN_API mlxn_status mlxn_graph_launch(mlxn_graph *g, mlxn_encoder *e);
+/* Number of op dispatches recorded in the graph. */
+MLXN_API size_t      mlxn_graph_size(const mlxn_graph *g);
+MLXN_API void        mlxn_graph_free(mlxn_graph *g);
+
+/* Device-to-device copy of src's view into dst's view (equal nbytes; the
+   dtypes may differ only as a raw byte copy). Encoded like an op. */
+MLXN_API mlxn_status mlxn_buffer_copy(mlxn_encoder *e, const mlxn_buffer *src, mlxn_buffer *dst);
+
+/* Device timers: CUDA events on CUDA, the host clock on CPU. */
+MLXN_API mlxn_status mlxn_timer_new(mlxn_device *d, mlxn_timer **out);
+MLXN_API void        mlxn_timer_free(mlxn_timer *t);
+MLXN_API mlxn_status mlxn_timer_start(mlxn_timer *t, mlxn_encoder *e);
+MLXN_API mlxn_status mlxn_timer_stop(mlxn_timer *t, mlxn_encoder *e);
+/* Waits for the stop mark and returns the elapsed microseconds between the marks. */
+MLXN_API mlxn_status mlxn_timer_elapsed_us(mlxn_timer *t, double *us);
+
+/* ------------------------------------------------------------------------- */
+/* RoPE family                                                                */
+/* ------------------------------------------------------------------------- */
+
+/* Rotary position embedding with ggml's semantics (llama.cpp ROPE).
+   input/output: [seq_len, n_heads, head_dim] or [batch, seq_len, n_heads, head_dim],
+   f32, f16 or bf16 (same dtype, same shape; output may be the input itself).
+   positions: i32 or u32 [seq_len] (the same for every batch row).
+   freq_factors: NULL or f32 [>= n_dims/2]; pair p's angle is divided by it.
+
+   For pair p < n_dims/2:  theta = pos * freq_base^(-2p/n_dims) / ff[p], then YaRN:
+     theta_interp = freq_scale * theta;  if ext_factor != 0, mix = ramp(p)*ext_factor
+     (ramp from beta_fast/beta_slow/n_ctx_orig as ggml's ggml_rope_yarn_corr_dims),
+     theta = theta_interp*(1-mix) + theta*mix and mscale = attn_factor*(1+0.1*ln(1/freq_scale));
+     else theta = theta_interp and mscale = attn_factor.
+   NORMAL rotates (x[2p], x[2p+1]); NEOX rotates (x[p], x[p + n_dims/2]):
+     y0 = (x0*cos - x1*sin)*mscale,  y1 = (x0*sin + x1*cos)*mscale.
+   Dimensions [n_dims, head_dim) are copied. Angles are computed in double
+   precision; the rotation in f32. */
+typedef enum { MLXN_ROPE_NORMAL = 0, MLXN_ROPE_NEOX = 2 } mlxn_rope_mode;
+
+/* The largest head_dim any RoPE op accepts. */
+#define MLXN_ROPE_MAX_HEAD_DIM 8192
+
+typedef struct {
+    uint32_t       n_dims;      /* rotated dims: even, 2 <= n_dims <= head_dim     */
+    mlxn_rope_mode mode;
+    float          freq_base;   /* > 0, finite (10000 for llama)                   */
+    float          freq_scale;  /* 1 = no scaling; > 0, finite                      */
+    float          ext_factor;  /* 0 = no YaRN extrapolation mix                   */
+    float          attn_factor; /* 1                                                */
+    float          beta_fast;   /* 32                                               */
+    float          beta_slow;   /* 1                                                */
+    uint32_t       n_ctx_orig;  /* original training context (YaRN); 0 allowed      */
+} mlxn_rope_params;
+
+/* Parameters with no scaling: freq_scale 1, ext_factor 0, attn_factor 1,
+   beta_fast 32, beta_slow 1, n_ctx_orig 0. */
+MLXN_API mlxn_rope_params mlxn_rope_params_default(uint32_t n_dims, mlxn_rope_mode mode, float freq_base);
+
+MLXN_API mlxn_status mlxn_rope(mlxn_encoder *e, const mlxn_buffer *input, mlxn_buffer *output,
+                               const mlxn_buffer *positions, const mlxn_buffer *freq_factors,
+                               const mlxn_rope_params *p);
+
+/* Multi-section RoPE (Qwen2-VL/Qwen3-VL/Qwen3.5/3.6). input/output: [seq_len, n_heads, head_dim]
+   f32, f16 or bf16 (same dtype); positions: i32 or u32 [4 * seq_len], axis-major
+   (t[0..seq), h[0..seq), w[0..seq), e[0..seq)).
+   Semantics of HF transformers and ggml: for pair p < rope_dim/2, sector = p mod (s0+s1+s2+s3);
+   the axis by mode (MROPE: contiguous sections; IMROPE: interleaved t,h,w); theta =
+   pos[axis] * freq_base^(-2p/rope_dim); the NeoX pair (x[p], x[p + rope_dim/2]) is rotated;
+   dims [rope_dim, head_dim) are copied. VISION: rope_dim == head_dim, s0+s1 == head_dim/2,
+   axis 0 for sector < s0 (local index p) else axis 1 (local index p - s0),
+   theta = pos[axis] * freq_base^(-2*local/(head_dim/2)), pair (x[p], x[p + head_dim/2]).
+   Validation: dims > 0, head_dim and rope_dim even, rope_dim <= head_dim, freq_base finite > 0,
+   sections sum >= 1, VISION rules, shapes match the params, positions i32/u32 of 4*seq_len. */
+typedef enum { MLXN_ROPE_MROPE = 8, MLXN_ROPE_VISION = 24, MLXN_ROPE_IMROPE = 40 } mlxn_rope_multi_mode;
+typedef struct {
+    uint32_t head_dim, rope_dim, n_heads, seq_len;
+    float freq_base;
+    mlxn_rope_multi_mode mode;
+    uint32_t sections[4];
+} mlxn_rope_multi_params;
+MLXN_API mlxn_status mlxn_rope_multi(mlxn_encoder *e, const mlxn_buffer *input, mlxn_buffer *output,
+                                     const mlxn_buffer *positions, const mlxn_rope_multi_params *p);
+
+/* Gemma-4 vision 2-D RoPE (mlx-native vision_2d_rope). input/output [seq_len, n_heads, head_dim]
+   f32/f16/bf16, head_dim % 4 == 0. pos_x, pos_y: i32/u32 [seq_len]. With q = head_dim/4 and
+   i < q: the first half rotates (x[i], x[i+q]) by pos_x, the second half rotates
+   (x[2q+i], x[2q+i+q]) by pos_y, angle = pos * theta^(-2i/(head_dim/2)). */
+typedef struct {
+    uint32_t head_dim, n_heads, seq_len;
+    float theta; /* base, > 0 finite (100 in Gemma 4 vision) */
+} mlxn_vision_2d_rope_params;
+MLXN_API mlxn_status mlxn_vision_2d_rope(mlxn_encoder *e, const mlxn_buffer *input, mlxn_buffer *output,
+                                         const mlxn_buffer *pos_x, const mlxn_buffer *pos_y,
+                                         const mlxn_vision_2d_rope_params *p);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MLXN_H */

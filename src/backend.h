@@ -1,0 +1,103 @@
+/* backend.h — the backend interface. CPU and CUDA each fill one vtable.
+   An op entry that is NULL means "unsupported": the op returns
+   MLXN_ERR_UNSUPPORTED naming the backend and dtype.
+
+   This header is included from C and from CUDA C++; it holds only plain data. */
+#ifndef MLXN_BACKEND_H
+#define MLXN_BACKEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ops/rope_plan.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+    MLXN_OPK_COPY,
+    MLXN_OPK_ROPE,
+    MLXN_OPK_ROPE_MULTI,
+    MLXN_OPK_VISION_2D_ROPE,
+    MLXN_OPK_COUNT
+} mlxn_op_kind;
+
+#define MLXN_OP_MAX_BUFS 6
+
+/* One resolved buffer argument: the view's first byte and its extent. */
+typedef struct {
+    void   *ptr;    /* NULL for an absent optional argument */
+    int     dtype;  /* mlxn_dtype */
+    int64_t numel;
+    size_t  nbytes;
+} mlxn_arg;
+
+/* A validated op, ready to run. The ops layer fills it; the backend reads it.
+   Argument order is fixed per op (documented in src/ops/<family>.c). */
+typedef struct mlxn_op_call {
+    mlxn_op_kind kind;
+    const char  *name;                              /* op name for messages          */
+    int          n_args;
+    mlxn_arg     args[MLXN_OP_MAX_BUFS];
+    const struct mlxn_buffer *bufs[MLXN_OP_MAX_BUFS]; /* the views, kept alive by graphs */
+    union {
+        mlxn_rope_plan rope;                          /* rope, rope_multi, vision_2d_rope */
+        struct { size_t nbytes; } copy;
+    } u;
+} mlxn_op_call;
+
+/* dev: the backend's device state; enc: the encoder's backend state. */
+typedef int (*mlxn_op_fn)(void *dev, void *enc, const mlxn_op_call *c);
+
+typedef struct mlxn_backend_vtable {
+    const char *name;                                            /* "cpu", "cuda" */
+
+    /* devices */
+    int  (*device_count)(void);
+    int  (*device_open)(int index, void **dev, char *name, size_t name_len);
+    void (*device_close)(void *dev);
+    int  (*device_synchronize)(void *dev);
+
+    /* memory: alloc returns zero-filled memory; write/read are synchronous */
+    int  (*alloc)(void *dev, size_t nbytes, void **ptr);
+    void (*free)(void *dev, void *ptr);
+    int  (*write)(void *dev, void *dst, const void *src, size_t nbytes);
+    int  (*read)(void *dev, void *dst, const void *src, size_t nbytes);
+
+    /* encoders: an in-order queue */
+    int  (*encoder_new)(void *dev, void **enc);
+    void (*encoder_free)(void *dev, void *enc);
+    int  (*encoder_wait)(void *dev, void *enc);
+
+    /* graph capture (optional: NULL means the core records and replays op calls) */
+    int  (*begin_capture)(void *dev, void *enc);
+    int  (*end_capture)(void *dev, void *enc, void **graph);
+    int  (*graph_launch)(void *dev, void *graph, void *enc);
+    void (*graph_free)(void *dev, void *graph);
+
+    /* timers */
+    int  (*timer_new)(void *dev, void **t);
+    void (*timer_free)(void *dev, void *t);
+    int  (*timer_mark)(void *dev, void *t, void *enc, int which);  /* 0 start, 1 stop */
+    int  (*timer_elapsed_us)(void *dev, void *t, double *us);
+
+    /* ops: one entry per op */
+    mlxn_op_fn copy;
+    mlxn_op_fn rope;
+    mlxn_op_fn rope_multi;
+    mlxn_op_fn vision_2d_rope;
+} mlxn_backend_vtable;
+
+/* Backends report errors by returning an mlxn_status value and setting the
+   message through this function (implemented in src/core/status.c). */
+int mlxn_backend_error(int status, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+#ifdef __cplusplus
+}
+#endif
+#endif

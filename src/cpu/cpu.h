@@ -1,0 +1,12 @@
+/* cpu.h — entry points of the CPU backend's op kernels. */
+#ifndef MLXN_CPU_H
+#define MLXN_CPU_H
+
+#include "backend.h"
+
+/* OpenMP threads the CPU kernels use (MLXN_NUM_THREADS, else all cores). */
+int mlxn_cpu_threads(void);
+
+int mlxn_cpu_rope_run(void *dev, void *enc, const mlxn_op_call *c);
+
+#endif

@@ -1,0 +1,213 @@
+/* cuda.cu — the CUDA backend: device memory, encoders (one stream each),
+   CUDA Graph capture and replay, event timers, device copies. Every CUDA call
+   is checked and turned into an mlxn status. */
+#include "cuda_common.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+int mlxn_cuda_use(const mlxn_cuda_dev *dev) {
+    int cur = -1;
+    MLXN_CK(cudaGetDevice(&cur));
+    if (cur != dev->index) MLXN_CK(cudaSetDevice(dev->index));
+    return MLXN_OK;
+}
+
+#define USE(d)                                                  \
+    do {                                                        \
+        int s_ = mlxn_cuda_use((const mlxn_cuda_dev *)(d));     \
+        if (s_) return s_;                                      \
+    } while (0)
+
+static int cu_device_count(void) {
+    int n = 0;
+    if (cudaGetDeviceCount(&n) != cudaSuccess) {
+        (void)cudaGetLastError();
+        return 0;
+    }
+    return n;
+}
+
+static int cu_device_open(int index, void **out, char *name, size_t name_len) {
+    cudaDeviceProp prop;
+    MLXN_CK(cudaSetDevice(index));
+    MLXN_CK(cudaGetDeviceProperties(&prop, index));
+    MLXN_CK(cudaFree(0)); /* create the context now, not inside the first op */
+    mlxn_cuda_dev *d = (mlxn_cuda_dev *)calloc(1, sizeof *d);
+    if (!d) return mlxn_backend_error(MLXN_ERR_OUT_OF_MEMORY, "device_open: out of host memory");
+    d->index = index;
+    d->sm_count = prop.multiProcessorCount;
+    snprintf(name, name_len, "%s", prop.name);
+    *out = d;
+    return MLXN_OK;
+}
+
+static void cu_device_close(void *dev) { free(dev); }
+
+static int cu_sync(void *dev) {
+    USE(dev);
+    MLXN_CK(cudaDeviceSynchronize());
+    return MLXN_OK;
+}
+
+static int cu_alloc(void *dev, size_t nbytes, void **ptr) {
+    USE(dev);
+    void *p = NULL;
+    cudaError_t e = cudaMalloc(&p, nbytes);
+    if (e != cudaSuccess) {
+        (void)cudaGetLastError();
+        return mlxn_backend_error(e == cudaErrorMemoryAllocation ? MLXN_ERR_OUT_OF_MEMORY : MLXN_ERR_DEVICE,
+                                  "cuda: cudaMalloc of %zu bytes failed: %s", nbytes, cudaGetErrorString(e));
+    }
+    e = cudaMemset(p, 0, nbytes);
+    if (e == cudaSuccess) e = cudaDeviceSynchronize();
+    if (e != cudaSuccess) {
+        cudaFree(p);
+        return mlxn_cuda_fail(e, "cudaMemset", __FILE__, __LINE__);
+    }
+    *ptr = p;
+    return MLXN_OK;
+}
+
+static void cu_free(void *dev, void *ptr) {
+    if (mlxn_cuda_use((const mlxn_cuda_dev *)dev) != MLXN_OK) return;
+    if (cudaFree(ptr) != cudaSuccess) (void)cudaGetLastError();
+}
+
+static int cu_write(void *dev, void *dst, const void *src, size_t n) {
+    USE(dev);
+    MLXN_CK(cudaDeviceSynchronize());
+    MLXN_CK(cudaMemcpy(dst, src, n, cudaMemcpyHostToDevice));
+    return MLXN_OK;
+}
+
+static int cu_read(void *dev, void *dst, const void *src, size_t n) {
+    USE(dev);
+    MLXN_CK(cudaDeviceSynchronize());
+    MLXN_CK(cudaMemcpy(dst, src, n, cudaMemcpyDeviceToHost));
+    return MLXN_OK;
+}
+
+static int cu_encoder_new(void *dev, void **out) {
+    USE(dev);
+    mlxn_cuda_enc *e = (mlxn_cuda_enc *)calloc(1, sizeof *e);
+    if (!e) return mlxn_backend_error(MLXN_ERR_OUT_OF_MEMORY, "encoder_new: out of host memory");
+    cudaError_t err = cudaStreamCreateWithFlags(&e->stream, cudaStreamNonBlocking);
+    if (err != cudaSuccess) {
+        free(e);
+        return mlxn_cuda_fail(err, "cudaStreamCreateWithFlags", __FILE__, __LINE__);
+    }
+    *out = e;
+    return MLXN_OK;
+}
+
+static void cu_encoder_free(void *dev, void *enc) {
+    mlxn_cuda_enc *e = (mlxn_cuda_enc *)enc;
+    if (!e) return;
+    if (mlxn_cuda_use((const mlxn_cuda_dev *)dev) == MLXN_OK && cudaStreamDestroy(e->stream) != cudaSuccess)
+        (void)cudaGetLastError();
+    free(e);
+}
+
+static int cu_encoder_wait(void *dev, void *enc) {
+    USE(dev);
+    MLXN_CK(cudaStreamSynchronize(((mlxn_cuda_enc *)enc)->stream));
+    return MLXN_OK;
+}
+
+static int cu_begin_capture(void *dev, void *enc) {
+    USE(dev);
+    MLXN_CK(cudaStreamBeginCapture(((mlxn_cuda_enc *)enc)->stream, cudaStreamCaptureModeThreadLocal));
+    return MLXN_OK;
+}
+
+static int cu_end_capture(void *dev, void *enc, void **out) {
+    USE(dev);
+    cudaGraph_t g = NULL;
+    MLXN_CK(cudaStreamEndCapture(((mlxn_cuda_enc *)enc)->stream, &g));
+    cudaGraphExec_t ex = NULL;
+    cudaError_t e = cudaGraphInstantiate(&ex, g, 0);
+    cudaGraphDestroy(g);
+    if (e != cudaSuccess) return mlxn_cuda_fail(e, "cudaGraphInstantiate", __FILE__, __LINE__);
+    *out = ex;
+    return MLXN_OK;
+}
+
+static int cu_graph_launch(void *dev, void *graph, void *enc) {
+    USE(dev);
+    MLXN_CK(cudaGraphLaunch((cudaGraphExec_t)graph, ((mlxn_cuda_enc *)enc)->stream));
+    return MLXN_OK;
+}
+
+static void cu_graph_free(void *dev, void *graph) {
+    (void)dev;
+    if (cudaGraphExecDestroy((cudaGraphExec_t)graph) != cudaSuccess) (void)cudaGetLastError();
+}
+
+typedef struct {
+    cudaEvent_t ev[2];
+} cu_timer;
+
+static int cu_timer_new(void *dev, void **out) {
+    USE(dev);
+    cu_timer *t = (cu_timer *)calloc(1, sizeof *t);
+    if (!t) return mlxn_backend_error(MLXN_ERR_OUT_OF_MEMORY, "timer_new: out of host memory");
+    cudaError_t e = cudaEventCreate(&t->ev[0]);
+    if (e == cudaSuccess) {
+        e = cudaEventCreate(&t->ev[1]);
+        if (e != cudaSuccess) cudaEventDestroy(t->ev[0]);
+    }
+    if (e != cudaSuccess) {
+        free(t);
+        return mlxn_cuda_fail(e, "cudaEventCreate", __FILE__, __LINE__);
+    }
+    *out = t;
+    return MLXN_OK;
+}
+
+static void cu_timer_free(void *dev, void *tp) {
+    (void)dev;
+    cu_timer *t = (cu_timer *)tp;
+    if (!t) return;
+    cudaEventDestroy(t->ev[0]);
+    cudaEventDestroy(t->ev[1]);
+    free(t);
+}
+
+static int cu_timer_mark(void *dev, void *t, void *enc, int which) {
+    USE(dev);
+    MLXN_CK(cudaEventRecord(((cu_timer *)t)->ev[which], ((mlxn_cuda_enc *)enc)->stream));
+    return MLXN_OK;
+}
+
+static int cu_timer_elapsed(void *dev, void *tp, double *us) {
+    USE(dev);
+    cu_timer *t = (cu_timer *)tp;
+    float ms = 0.0f;
+    MLXN_CK(cudaEventSynchronize(t->ev[1]));
+    MLXN_CK(cudaEventElapsedTime(&ms, t->ev[0], t->ev[1]));
+    *us = (double)ms * 1000.0;
+    return MLXN_OK;
+}
+
+static int cu_copy_op(void *dev, void *enc, const mlxn_op_call *c) {
+    USE(dev);
+    if (c->args[0].ptr == c->args[1].ptr) return MLXN_OK;
+    MLXN_CK(cudaMemcpyAsync(c->args[1].ptr, c->args[0].ptr, c->u.copy.nbytes, cudaMemcpyDeviceToDevice,
+                            ((mlxn_cuda_enc *)enc)->stream));
+    return MLXN_OK;
+}
+
+extern "C" const mlxn_backend_vtable mlxn_cuda_backend = {
+    /* name */ "cuda",
+    cu_device_count, cu_device_open, cu_device_close, cu_sync,
+    cu_alloc, cu_free, cu_write, cu_read,
+    cu_encoder_new, cu_encoder_free, cu_encoder_wait,
+    cu_begin_capture, cu_end_capture, cu_graph_launch, cu_graph_free,
+    cu_timer_new, cu_timer_free, cu_timer_mark, cu_timer_elapsed,
+    /* ops */
+    cu_copy_op,
+    mlxn_cuda_rope_run,
+    mlxn_cuda_rope_run,
+    mlxn_cuda_rope_run,
+};

@@ -1,0 +1,48 @@
+/* cuda_common.h — error checking and launch helpers shared by the CUDA files. */
+#ifndef MLXN_CUDA_COMMON_H
+#define MLXN_CUDA_COMMON_H
+
+#include <cuda_runtime.h>
+
+#include "backend.h"
+#include "mlxn.h"
+
+/* Turns a CUDA error into an mlxn status with the call, the CUDA message and
+   the place; clears the (non-sticky) error state. */
+static inline int mlxn_cuda_fail(cudaError_t e, const char *what, const char *file, int line) {
+    (void)cudaGetLastError();
+    int st = e == cudaErrorMemoryAllocation ? MLXN_ERR_OUT_OF_MEMORY : MLXN_ERR_DEVICE;
+    return mlxn_backend_error(st, "cuda: %s failed: %s (%s) at %s:%d", what, cudaGetErrorString(e),
+                              cudaGetErrorName(e), file, line);
+}
+
+#define MLXN_CK(call)                                                                 \
+    do {                                                                              \
+        cudaError_t e_ = (call);                                                      \
+        if (e_ != cudaSuccess) return mlxn_cuda_fail(e_, #call, __FILE__, __LINE__);  \
+    } while (0)
+
+/* After a kernel launch: launch-configuration errors surface here. */
+#define MLXN_CK_LAUNCH(name) MLXN_CK(cudaGetLastError())
+
+typedef struct {
+    int index;
+    int sm_count;
+} mlxn_cuda_dev;
+
+typedef struct {
+    cudaStream_t stream;
+} mlxn_cuda_enc;
+
+/* Makes dev the calling thread's current device. */
+int mlxn_cuda_use(const mlxn_cuda_dev *dev);
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+int mlxn_cuda_rope_run(void *dev, void *enc, const mlxn_op_call *c);
+#ifdef __cplusplus
+}
+#endif
+
+#endif

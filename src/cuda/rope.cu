@@ -1,0 +1,209 @@
+/* rope.cu — every RoPE flavour (NORMAL/NEOX/YaRN, MROPE/IMROPE/VISION,
+   Gemma-4 vision 2-D) through one mlxn_rope_plan.
+
+   One block per token row. The block first computes cos/sin of every pair of
+   its token once (angle in double, reduced mod 2*pi, then sincosf) into shared
+   memory, then all heads of the row are rotated with 16-byte (f32) or 8-byte
+   (f16/bf16) accesses. Variants (RV):
+     0  scalar pairs             (any layout, any alignment)
+     1  interleaved, 2 pairs/vec (NORMAL; n_pairs even)
+     2  grouped, 4 pairs/2 vecs  (NeoX-like; group % 4 == 0)
+   The pass-through tail [2*n_pairs, head_dim) is copied 4 elements at a time
+   when aligned. In-place (x == y) is safe: each element is read and written by
+   the same thread. */
+#include "cuda_common.h"
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+namespace {
+
+__device__ __forceinline__ float ld1(const float *p) { return *p; }
+__device__ __forceinline__ float ld1(const __half *p) { return __half2float(*p); }
+__device__ __forceinline__ float ld1(const __nv_bfloat16 *p) { return __bfloat162float(*p); }
+__device__ __forceinline__ void st1(float *p, float v) { *p = v; }
+__device__ __forceinline__ void st1(__half *p, float v) { *p = __float2half_rn(v); }
+__device__ __forceinline__ void st1(__nv_bfloat16 *p, float v) { *p = __float2bfloat16_rn(v); }
+
+__device__ __forceinline__ void ld4(const float *p, float v[4]) {
+    float4 q = *reinterpret_cast<const float4 *>(p);
+    v[0] = q.x; v[1] = q.y; v[2] = q.z; v[3] = q.w;
+}
+__device__ __forceinline__ void st4(float *p, const float v[4]) {
+    *reinterpret_cast<float4 *>(p) = make_float4(v[0], v[1], v[2], v[3]);
+}
+__device__ __forceinline__ void ld4(const __half *p, float v[4]) {
+    uint2 q = *reinterpret_cast<const uint2 *>(p);
+    float2 a = __half22float2(*reinterpret_cast<__half2 *>(&q.x));
+    float2 b = __half22float2(*reinterpret_cast<__half2 *>(&q.y));
+    v[0] = a.x; v[1] = a.y; v[2] = b.x; v[3] = b.y;
+}
+__device__ __forceinline__ void st4(__half *p, const float v[4]) {
+    __half2 a = __floats2half2_rn(v[0], v[1]), b = __floats2half2_rn(v[2], v[3]);
+    uint2 q;
+    q.x = *reinterpret_cast<unsigned *>(&a);
+    q.y = *reinterpret_cast<unsigned *>(&b);
+    *reinterpret_cast<uint2 *>(p) = q;
+}
+__device__ __forceinline__ void ld4(const __nv_bfloat16 *p, float v[4]) {
+    uint2 q = *reinterpret_cast<const uint2 *>(p);
+    float2 a = __bfloat1622float2(*reinterpret_cast<__nv_bfloat162 *>(&q.x));
+    float2 b = __bfloat1622float2(*reinterpret_cast<__nv_bfloat162 *>(&q.y));
+    v[0] = a.x; v[1] = a.y; v[2] = b.x; v[3] = b.y;
+}
+__device__ __forceinline__ void st4(__nv_bfloat16 *p, const float v[4]) {
+    __nv_bfloat162 a = __floats2bfloat162_rn(v[0], v[1]), b = __floats2bfloat162_rn(v[2], v[3]);
+    uint2 q;
+    q.x = *reinterpret_cast<unsigned *>(&a);
+    q.y = *reinterpret_cast<unsigned *>(&b);
+    *reinterpret_cast<uint2 *>(p) = q;
+}
+
+struct RopeArgs {
+    mlxn_rope_plan rp;
+    const void *x;
+    void *y;
+    const void *pos[4];
+    const float *ff;
+    int rot_units;  /* per head */
+    int pass_units; /* per head */
+    int pass_vec;   /* pass-through copied 4 at a time */
+};
+
+__device__ __forceinline__ double pos_at(const RopeArgs &a, int axis, int64_t t) {
+    return a.rp.pos_unsigned ? (double)((const uint32_t *)a.pos[axis])[t] : (double)((const int32_t *)a.pos[axis])[t];
+}
+
+template <typename T, int RV>
+__global__ void rope_kernel(const RopeArgs a) {
+    extern __shared__ float2 cs[]; /* (cos, sin) * mscale per pair */
+    const mlxn_rope_plan &rp = a.rp;
+    const int64_t row = blockIdx.x;
+    const int64_t t = row % rp.seq_len;
+
+    for (int p = threadIdx.x; p < rp.n_pairs; p += blockDim.x) {
+        int idx;
+        int axis = mlxn_rope_axis(&rp, p, &idx);
+        double coef = mlxn_rope_coef(&rp, p, idx);
+        if (a.ff) coef /= (double)a.ff[p];
+        double th = pos_at(a, axis, t) * coef;
+        double k = rint(th * 0.15915494309189535);       /* 1/(2 pi) */
+        double r = fma(-k, 6.283185307179586, th);       /* 2 pi, hi */
+        r = fma(-k, 2.4492935982947064e-16, r);          /* 2 pi, lo */
+        float s, c;
+        sincosf((float)r, &s, &c);
+        const float ms = (float)rp.mscale;
+        cs[p] = make_float2(c * ms, s * ms);
+    }
+    __syncthreads();
+
+    const T *x = static_cast<const T *>(a.x);
+    T *y = static_cast<T *>(a.y);
+    const int uph = a.rot_units + a.pass_units;
+    const int total = rp.n_heads * uph;
+    const int G = rp.group;
+    for (int u = threadIdx.x; u < total; u += blockDim.x) {
+        const int h = u / uph, k = u - h * uph;
+        const int64_t base = (row * rp.n_heads + h) * (int64_t)rp.head_dim;
+        const T *xh = x + base;
+        T *yh = y + base;
+        if (k < a.rot_units) {
+            if (RV == 1) { /* pairs 2k, 2k+1 at elements 4k..4k+3 */
+                float v[4];
+                ld4(xh + 4 * k, v);
+                const float2 c0 = cs[2 * k], c1 = cs[2 * k + 1];
+                float o[4] = {v[0] * c0.x - v[1] * c0.y, v[0] * c0.y + v[1] * c0.x,
+                              v[2] * c1.x - v[3] * c1.y, v[2] * c1.y + v[3] * c1.x};
+                st4(yh + 4 * k, o);
+            } else if (RV == 2) { /* pairs 4k..4k+3 inside one group */
+                const int p = 4 * k;
+                const int e = (p / G) * 2 * G + p % G;
+                float v0[4], v1[4], o0[4], o1[4];
+                ld4(xh + e, v0);
+                ld4(xh + e + G, v1);
+#pragma unroll
+                for (int i = 0; i < 4; i++) {
+                    const float2 c = cs[p + i];
+                    o0[i] = v0[i] * c.x - v1[i] * c.y;
+                    o1[i] = v0[i] * c.y + v1[i] * c.x;
+                }
+                st4(yh + e, o0);
+                st4(yh + e + G, o1);
+            } else {
+                const int p = k;
+                const int e = (p / G) * 2 * G + p % G;
+                const float x0 = ld1(xh + e), x1 = ld1(xh + e + G);
+                const float2 c = cs[p];
+                st1(yh + e, x0 * c.x - x1 * c.y);
+                st1(yh + e + G, x0 * c.y + x1 * c.x);
+            }
+        } else if (a.pass_vec) {
+            const int e = 2 * rp.n_pairs + 4 * (k - a.rot_units);
+            float v[4];
+            ld4(xh + e, v);
+            st4(yh + e, v);
+        } else {
+            const int e = 2 * rp.n_pairs + (k - a.rot_units);
+            st1(yh + e, ld1(xh + e));
+        }
+    }
+}
+
+template <typename T>
+int launch_t(const RopeArgs &a, int rv, int threads, size_t smem, cudaStream_t st) {
+    const unsigned blocks = (unsigned)a.rp.n_rows;
+    switch (rv) {
+    case 1: rope_kernel<T, 1><<<blocks, threads, smem, st>>>(a); break;
+    case 2: rope_kernel<T, 2><<<blocks, threads, smem, st>>>(a); break;
+    default: rope_kernel<T, 0><<<blocks, threads, smem, st>>>(a); break;
+    }
+    MLXN_CK_LAUNCH("rope_kernel");
+    return MLXN_OK;
+}
+
+} // namespace
+
+extern "C" int mlxn_cuda_rope_run(void *dev, void *enc, const mlxn_op_call *c) {
+    int s = mlxn_cuda_use((const mlxn_cuda_dev *)dev);
+    if (s) return s;
+    RopeArgs a;
+    a.rp = c->u.rope;
+    const mlxn_rope_plan &rp = a.rp;
+    if (rp.n_rows > 0x7fffffffLL)
+        return mlxn_backend_error(MLXN_ERR_UNSUPPORTED, "%s: %lld token rows exceed the CUDA grid limit", c->name,
+                                  (long long)rp.n_rows);
+    a.x = c->args[0].ptr;
+    a.y = c->args[1].ptr;
+    const void *pos = c->args[2].ptr;
+    for (int i = 0; i < 4; i++) a.pos[i] = pos;
+    if (rp.kind == MLXN_RP_MROPE || rp.kind == MLXN_RP_IMROPE || rp.kind == MLXN_RP_VISION)
+        for (int i = 0; i < 4; i++) a.pos[i] = (const int32_t *)pos + (int64_t)i * rp.seq_len;
+    if (rp.kind == MLXN_RP_VISION2D) a.pos[1] = c->args[3].ptr;
+    a.ff = rp.has_ff ? (const float *)c->args[3].ptr : NULL;
+
+    const size_t es = c->args[0].nbytes / (size_t)c->args[0].numel;
+    const uintptr_t align = (uintptr_t)a.x | (uintptr_t)a.y;
+    const bool aligned = (align % (4 * es)) == 0 && rp.head_dim % 4 == 0;
+    int rv = 0;
+    if (aligned && rp.group == 1 && rp.n_pairs % 2 == 0) rv = 1;
+    else if (aligned && rp.group % 4 == 0) rv = 2;
+    a.rot_units = rv == 1 ? rp.n_pairs / 2 : rv == 2 ? rp.n_pairs / 4 : rp.n_pairs;
+    const int tail = rp.head_dim - 2 * rp.n_pairs;
+    a.pass_vec = aligned && tail % 4 == 0;
+    a.pass_units = a.pass_vec ? tail / 4 : tail;
+
+    const long long units = (long long)rp.n_heads * (a.rot_units + a.pass_units);
+    if (units > 0x7fffffffLL)
+        return mlxn_backend_error(MLXN_ERR_UNSUPPORTED, "%s: %d heads per token exceed the CUDA kernel's index range",
+                                  c->name, rp.n_heads);
+    int threads = (int)((units + 31) / 32 * 32);
+    if (threads < 64) threads = 64;
+    if (threads > 256) threads = 256;
+    const size_t smem = sizeof(float2) * (size_t)rp.n_pairs;
+    cudaStream_t st = ((mlxn_cuda_enc *)enc)->stream;
+    switch (rp.dtype) {
+    case MLXN_F32: return launch_t<float>(a, rv, threads, smem, st);
+    case MLXN_F16: return launch_t<__half>(a, rv, threads, smem, st);
+    default: return launch_t<__nv_bfloat16>(a, rv, threads, smem, st);
+    }
+}

@@ -1,0 +1,142 @@
+/* harness.c — see harness.h. */
+#include "harness.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static uint64_t splitmix(uint64_t *x) {
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+void rng_seed(rng_t *r, uint64_t seed) {
+    for (int i = 0; i < 4; i++) r->s[i] = splitmix(&seed);
+}
+
+static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+uint64_t rng_u64(rng_t *r) {
+    uint64_t *s = r->s;
+    uint64_t res = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return res;
+}
+
+double rng_uniform(rng_t *r, double lo, double hi) {
+    return lo + (hi - lo) * ((double)(rng_u64(r) >> 11) * 0x1.0p-53);
+}
+
+int64_t rng_int(rng_t *r, int64_t lo, int64_t hi) {
+    uint64_t span = (uint64_t)(hi - lo) + 1;
+    return lo + (int64_t)(span ? rng_u64(r) % span : rng_u64(r));
+}
+
+uint64_t hash_str(const char *s) {
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+size_t host_from_double(mlxn_dtype t, const double *src, size_t n, void *dst) {
+    for (size_t i = 0; i < n; i++) {
+        switch (t) {
+        case MLXN_F32: ((float *)dst)[i] = (float)src[i]; break;
+        case MLXN_F16: ((uint16_t *)dst)[i] = mlxn_f32_to_f16((float)src[i]); break;
+        case MLXN_BF16: ((uint16_t *)dst)[i] = mlxn_f32_to_bf16((float)src[i]); break;
+        case MLXN_I32: ((int32_t *)dst)[i] = (int32_t)src[i]; break;
+        case MLXN_U32: ((uint32_t *)dst)[i] = (uint32_t)src[i]; break;
+        default: break;
+        }
+    }
+    return n * mlxn_dtype_size(t);
+}
+
+void host_to_double(mlxn_dtype t, const void *src, size_t n, double *dst) {
+    for (size_t i = 0; i < n; i++) {
+        switch (t) {
+        case MLXN_F32: dst[i] = ((const float *)src)[i]; break;
+        case MLXN_F16: dst[i] = mlxn_f16_to_f32(((const uint16_t *)src)[i]); break;
+        case MLXN_BF16: dst[i] = mlxn_bf16_to_f32(((const uint16_t *)src)[i]); break;
+        case MLXN_I32: dst[i] = ((const int32_t *)src)[i]; break;
+        case MLXN_U32: dst[i] = ((const uint32_t *)src)[i]; break;
+        default: dst[i] = NAN; break;
+        }
+    }
+}
+
+void round_through(mlxn_dtype t, double *v, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        switch (t) {
+        case MLXN_F32: v[i] = (float)v[i]; break;
+        case MLXN_F16: v[i] = mlxn_f16_to_f32(mlxn_f32_to_f16((float)v[i])); break;
+        case MLXN_BF16: v[i] = mlxn_bf16_to_f32(mlxn_f32_to_bf16((float)v[i])); break;
+        default: break;
+        }
+    }
+}
+
+double nmse(const double *a, const double *b, size_t n) {
+    double num = 0.0, den = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        if (!isfinite(a[i]) && isfinite(b[i])) return INFINITY;
+        if (isnan(a[i]) || isnan(b[i])) return INFINITY;
+        double d = a[i] - b[i];
+        num += d * d;
+        den += b[i] * b[i];
+    }
+    if (den == 0.0) return num == 0.0 ? 0.0 : INFINITY;
+    return num / den;
+}
+
+double nmse_limit(mlxn_dtype t) {
+    switch (t) {
+    case MLXN_F16: return 1e-6;
+    case MLXN_BF16: return 1e-5;
+    default: return 1e-10;
+    }
+}
+
+bool report_wants(const report_t *r, const char *name) { return !r->filter || strstr(name, r->filter); }
+
+void report_case(report_t *r, const char *name, bool ok, const char *fmt, ...) {
+    if (ok) r->passed++;
+    else r->failed++;
+    if (!ok || r->verbose) {
+        printf("%s %s", ok ? "  ok  " : "  FAIL", name);
+        if (fmt) {
+            va_list ap;
+            va_start(ap, fmt);
+            printf("  ");
+            vprintf(fmt, ap);
+            va_end(ap);
+        }
+        printf("\n");
+    }
+}
+
+int report_finish(const report_t *r, const char *suite) {
+    printf("%s: %d passed, %d failed, %d skipped\n", suite, r->passed, r->failed, r->skipped);
+    if (r->failed) return 1;
+    if (r->passed == 0 && r->skipped > 0) return MLXN_TEST_SKIP;
+    return 0;
+}
+
+int parse_backends(const char *arg, mlxn_backend out[2]) {
+    if (!arg || !strcmp(arg, "all")) {
+        out[0] = MLXN_BACKEND_CPU;
+        out[1] = MLXN_BACKEND_CUDA;
+        return 2;
+    }
+    if (!strcmp(arg, "cpu")) { out[0] = MLXN_BACKEND_CPU; return 1; }
+    if (!strcmp(arg, "cuda")) { out[0] = MLXN_BACKEND_CUDA; return 1; }
+    return 0;
+}

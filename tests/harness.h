@@ -1,0 +1,54 @@
+/* harness.h — helpers shared by the C tests and the self-check of `mlxn demo`:
+   a seeded RNG, host conversions to and from device dtypes, error measures,
+   and a tiny check/report layer. */
+#ifndef MLXN_TEST_HARNESS_H
+#define MLXN_TEST_HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mlxn.h"
+
+#define MLXN_TEST_SKIP 77 /* CTest SKIP_RETURN_CODE */
+
+/* ---- RNG (splitmix64 / xoshiro256**) --------------------------------------- */
+typedef struct { uint64_t s[4]; } rng_t;
+void     rng_seed(rng_t *r, uint64_t seed);
+uint64_t rng_u64(rng_t *r);
+double   rng_uniform(rng_t *r, double lo, double hi); /* [lo, hi) */
+int64_t  rng_int(rng_t *r, int64_t lo, int64_t hi);   /* [lo, hi] */
+uint64_t hash_str(const char *s);                       /* FNV-1a, for per-case seeds */
+
+/* ---- host <-> dtype ---------------------------------------------------------- */
+/* Writes n values (rounded to dtype t) into dst; returns bytes written. */
+size_t host_from_double(mlxn_dtype t, const double *src, size_t n, void *dst);
+/* Reads n values of dtype t as doubles. */
+void   host_to_double(mlxn_dtype t, const void *src, size_t n, double *dst);
+/* Rounds each value through dtype t (what the device sees). */
+void   round_through(mlxn_dtype t, double *v, size_t n);
+
+/* ---- measures ---------------------------------------------------------------- */
+/* Normalized error sum((a-b)^2) / sum(b^2). Returns +Inf if any a is NaN/Inf
+   while b is finite (NaN never passes). */
+double nmse(const double *a, const double *b, size_t n);
+/* The per-dtype NMSE limit for a result rounded once to dtype t after an
+   f32 computation: f32 1e-10, f16 1e-6, bf16 1e-5 (see docs/TESTING.md). */
+double nmse_limit(mlxn_dtype t);
+
+/* ---- reporting ------------------------------------------------------------------ */
+typedef struct {
+    int passed, failed, skipped;
+    const char *filter; /* substring a case name must contain, or NULL */
+    bool verbose;
+} report_t;
+bool report_wants(const report_t *r, const char *name);
+void report_case(report_t *r, const char *name, bool ok, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Prints the closing "N passed, N failed, N skipped" line; returns the exit code. */
+int  report_finish(const report_t *r, const char *suite);
+
+/* Parses "-b cpu|cuda|all" into the list of backends to run; opens none.
+   Returns the count written to out (<= 2). */
+int  parse_backends(const char *arg, mlxn_backend out[2]);
+
+#endif
