@@ -3,6 +3,7 @@
 #define MLXN_CPU_MATH_H
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -21,11 +22,13 @@ static inline void mlxn_sincos_d(double x, double *s_out, double *c_out) {
                r2 * (-1.0 / 39916800 + r2 * (1.0 / 6227020800.0 + r2 * (-1.0 / 1307674368000.0))))))));
     double c = 1.0 + r2 * (-0.5 + r2 * (1.0 / 24 + r2 * (-1.0 / 720 + r2 * (1.0 / 40320 + r2 * (-1.0 / 3628800 +
                r2 * (1.0 / 479001600 + r2 * (-1.0 / 87178291200.0 + r2 * (1.0 / 20922789888000.0))))))));
-    int64_t q = (int64_t)k & 3;
-    double ss = (q & 1) ? c : s;
-    double cc = (q & 1) ? s : c;
-    *s_out = (q & 2) ? -ss : ss;
-    *c_out = ((q + 1) & 2) ? -cc : cc;
+    /* quadrant k mod 4 in double arithmetic, so the selects vectorize */
+    double q = k - 4.0 * floor(k * 0.25);
+    bool odd = q == 1.0 || q == 3.0;
+    double ss = odd ? c : s;
+    double cc = odd ? s : c;
+    *s_out = q >= 2.0 ? -ss : ss;
+    *c_out = (q == 1.0 || q == 2.0) ? -cc : cc;
 }
 
 static inline float mlxn_h2f(uint16_t h) {
@@ -51,5 +54,34 @@ static inline float mlxn_b2f(uint16_t b) {
     memcpy(&f, &u, 4);
     return f;
 }
+
+/* f32 -> bf16, round to nearest even, NaN kept quiet: branch-free so loops vectorize. */
+static inline uint16_t mlxn_f2b(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    uint32_t r = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+    uint32_t nan = (u >> 16) | 0x40u;
+    return (uint16_t)(((u & 0x7fffffffu) > 0x7f800000u) ? nan : r);
+}
+
+/* f32 -> f16 with the compiler's correctly rounded conversion where the
+   target has one (F16C), else the library's exact bit-level routine. */
+#if defined(__FLT16_MANT_DIG__) && defined(__F16C__)
+static inline uint16_t mlxn_f2h(float f) {
+    _Float16 h = (_Float16)f;
+    uint16_t u;
+    memcpy(&u, &h, 2);
+    return u;
+}
+static inline float mlxn_h2f_fast(uint16_t u) {
+    _Float16 h;
+    memcpy(&h, &u, 2);
+    return (float)h;
+}
+#else
+uint16_t mlxn_f32_to_f16(float f);
+static inline uint16_t mlxn_f2h(float f) { return mlxn_f32_to_f16(f); }
+static inline float mlxn_h2f_fast(uint16_t u) { return mlxn_h2f(u); }
+#endif
 
 #endif

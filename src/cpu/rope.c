@@ -8,8 +8,13 @@
 #include "mlxn.h"
 #include "ops/rope_plan.h"
 
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#endif
 
 #define MAXP (MLXN_ROPE_MAX_HEAD_DIM / 2)
 
@@ -33,10 +38,12 @@ static void row_angles(const rope_ctx *c, int64_t t, float *cs, float *sn) {
     for (int a = 0; a < n_axes; a++) pv[a] = pos_at(c, a, t);
     for (int a = n_axes; a < 4; a++) pv[a] = 0.0;
     const double ms = rp->mscale;
+    double th[MAXP];
+    for (int p = 0; p < rp->n_pairs; p++) th[p] = pv[c->axis[p]] * c->coef[p];
 #pragma omp simd
     for (int p = 0; p < rp->n_pairs; p++) {
         double s, co;
-        mlxn_sincos_d(pv[c->axis[p]] * c->coef[p], &s, &co);
+        mlxn_sincos_d(th[p], &s, &co);
         cs[p] = (float)(co * ms);
         sn[p] = (float)(s * ms);
     }
@@ -69,15 +76,114 @@ static void row_angles(const rope_ctx *c, int64_t t, float *cs, float *sn) {
 
 #define ID(v) (v)
 DEFINE_ROTATE(rotate_f32, float, ID, ID)
-DEFINE_ROTATE(rotate_f16, uint16_t, mlxn_h2f, mlxn_f32_to_f16)
-DEFINE_ROTATE(rotate_bf16, uint16_t, mlxn_b2f, mlxn_f32_to_bf16)
+DEFINE_ROTATE(rotate_f16, uint16_t, mlxn_h2f_fast, mlxn_f2h)
+DEFINE_ROTATE(rotate_bf16, uint16_t, mlxn_b2f, mlxn_f2b)
+
+#if defined(__AVX2__) && defined(__FMA__)
+/* f32 fast path, 8 lanes. Interleaved pairs use cos duplicated per pair and
+   sin with alternating sign (-s, +s), so y = x*c2 + swap_pairs(x)*s2. Large
+   outputs are written with streaming stores: the output is not read by this
+   op, and skipping the read-for-ownership saves a third of the traffic. */
+static bool rotate_f32_avx(const mlxn_rope_plan *rp, const float *x, float *y, const float *c2, const float *s2,
+                           const float *cs, const float *sn, bool stream) {
+    const int G = rp->group, np = rp->n_pairs;
+    if ((G == 1 && (2 * np) % 8) || (G > 1 && G % 8)) return false;
+    if (((uintptr_t)y % 32) != 0) stream = false;
+    if (stream && rp->head_dim % 8 != 0) stream = false;
+#define ST(p, v) (stream ? _mm256_stream_ps((p), (v)) : _mm256_storeu_ps((p), (v)))
+    if (G == 1) {
+        for (int j = 0; j < 2 * np; j += 8) {
+            __m256 v = _mm256_loadu_ps(x + j);
+            __m256 sw = _mm256_permute_ps(v, 0xB1);
+            ST(y + j, _mm256_fmadd_ps(v, _mm256_loadu_ps(c2 + j), _mm256_mul_ps(sw, _mm256_loadu_ps(s2 + j))));
+        }
+    } else {
+        for (int b = 0; b < np / G; b++) {
+            const float *xa = x + 2 * b * G, *xb = xa + G;
+            float *ya = y + 2 * b * G, *yb = ya + G;
+            for (int i = 0; i < G; i += 8) {
+                __m256 x0 = _mm256_loadu_ps(xa + i), x1 = _mm256_loadu_ps(xb + i);
+                __m256 c = _mm256_loadu_ps(cs + b * G + i), s = _mm256_loadu_ps(sn + b * G + i);
+                ST(ya + i, _mm256_fmsub_ps(x0, c, _mm256_mul_ps(x1, s)));
+                ST(yb + i, _mm256_fmadd_ps(x0, s, _mm256_mul_ps(x1, c)));
+            }
+        }
+    }
+    int j = 2 * np;
+    if (x != y) {
+        for (; j + 8 <= rp->head_dim; j += 8) ST(y + j, _mm256_loadu_ps(x + j));
+        for (; j < rp->head_dim; j++) y[j] = x[j];
+    }
+#undef ST
+    return true;
+}
+#endif
+
+#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+/* f16 through the F16C converters, 8 lanes (compute in f32, round once). */
+static inline __m256 ld8h(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
+static inline void st8h(uint16_t *p, __m256 v) {
+    _mm_storeu_si128((__m128i *)p, _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+}
+static bool rotate_f16_avx(const mlxn_rope_plan *rp, const uint16_t *x, uint16_t *y, const float *c2,
+                           const float *s2, const float *cs, const float *sn) {
+    const int G = rp->group, np = rp->n_pairs;
+    if ((G == 1 && (2 * np) % 8) || (G > 1 && G % 8)) return false;
+    if (G == 1) {
+        for (int j = 0; j < 2 * np; j += 8) {
+            __m256 v = ld8h(x + j);
+            __m256 sw = _mm256_permute_ps(v, 0xB1);
+            st8h(y + j, _mm256_fmadd_ps(v, _mm256_loadu_ps(c2 + j), _mm256_mul_ps(sw, _mm256_loadu_ps(s2 + j))));
+        }
+    } else {
+        for (int b = 0; b < np / G; b++) {
+            const uint16_t *xa = x + 2 * b * G, *xb = xa + G;
+            uint16_t *ya = y + 2 * b * G, *yb = ya + G;
+            for (int i = 0; i < G; i += 8) {
+                __m256 x0 = ld8h(xa + i), x1 = ld8h(xb + i);
+                __m256 c = _mm256_loadu_ps(cs + b * G + i), s = _mm256_loadu_ps(sn + b * G + i);
+                st8h(ya + i, _mm256_fmsub_ps(x0, c, _mm256_mul_ps(x1, s)));
+                st8h(yb + i, _mm256_fmadd_ps(x0, s, _mm256_mul_ps(x1, c)));
+            }
+        }
+    }
+    if (x != y) memcpy(y + 2 * np, x + 2 * np, sizeof(uint16_t) * (size_t)(rp->head_dim - 2 * np));
+    return true;
+}
+#endif
 
 static void rotate_head(const mlxn_rope_plan *rp, const void *x, void *y, int64_t elem_off, const float *cs,
-                        const float *sn) {
+                        const float *sn, const float *c2, const float *s2, bool stream) {
+#if defined(__AVX2__) && defined(__FMA__)
+    if (rp->dtype == MLXN_F32 &&
+        rotate_f32_avx(rp, (const float *)x + elem_off, (float *)y + elem_off, c2, s2, cs, sn, stream))
+        return;
+#endif
+#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+    if (rp->dtype == MLXN_F16 &&
+        rotate_f16_avx(rp, (const uint16_t *)x + elem_off, (uint16_t *)y + elem_off, c2, s2, cs, sn))
+        return;
+#endif
+#if !defined(__AVX2__) || !defined(__FMA__)
+    (void)c2;
+    (void)s2;
+    (void)stream;
+#endif
     switch (rp->dtype) {
     case MLXN_F32: rotate_f32(rp, (const float *)x + elem_off, (float *)y + elem_off, cs, sn); break;
     case MLXN_F16: rotate_f16(rp, (const uint16_t *)x + elem_off, (uint16_t *)y + elem_off, cs, sn); break;
     default: rotate_bf16(rp, (const uint16_t *)x + elem_off, (uint16_t *)y + elem_off, cs, sn); break;
+    }
+}
+
+/* Interleaved-pair tables for the 8-lane path: cos per element, sin with the
+   sign of its slot in the pair. */
+static void dup_tables(const mlxn_rope_plan *rp, const float *cs, const float *sn, float *c2, float *s2) {
+    if (rp->group != 1 || rp->dtype == MLXN_BF16) return;
+    for (int p = 0; p < rp->n_pairs; p++) {
+        c2[2 * p] = c2[2 * p + 1] = cs[p];
+        s2[2 * p] = -sn[p];
+        s2[2 * p + 1] = sn[p];
     }
 }
 
@@ -104,12 +210,17 @@ int mlxn_cpu_rope_run(void *dev, void *enc, const mlxn_op_call *call) {
     void *y = call->args[1].ptr;
     const int64_t n_rows = rp->n_rows, n_heads = rp->n_heads, hd = rp->head_dim;
     const int nt = mlxn_cpu_threads();
+    /* stream (bypass the cache) outputs larger than a core's L2: measured faster even
+       when the loop reuses one buffer (docs/PERF.md, CPU side by side) */
+    const bool stream = call->args[1].nbytes >= ((size_t)4 << 20) && x != y;
     if (n_rows >= 2 * nt) {
 #pragma omp parallel for schedule(static) num_threads(nt)
         for (int64_t r = 0; r < n_rows; r++) {
-            float cs[MAXP], sn[MAXP];
+            float cs[MAXP], sn[MAXP], c2[2 * MAXP], s2[2 * MAXP];
             row_angles(c, r % rp->seq_len, cs, sn);
-            for (int64_t h = 0; h < n_heads; h++) rotate_head(rp, x, y, (r * n_heads + h) * hd, cs, sn);
+            dup_tables(rp, cs, sn, c2, s2);
+            for (int64_t h = 0; h < n_heads; h++)
+                rotate_head(rp, x, y, (r * n_heads + h) * hd, cs, sn, c2, s2, stream);
         }
     } else {
         /* few tokens (decode): split heads across threads, each computing the
@@ -118,13 +229,18 @@ int mlxn_cpu_rope_run(void *dev, void *enc, const mlxn_op_call *call) {
         const int64_t n_chunks = (n_heads + chunk - 1) / chunk;
 #pragma omp parallel for schedule(static) num_threads(nt)
         for (int64_t w = 0; w < n_rows * n_chunks; w++) {
-            float cs[MAXP], sn[MAXP];
+            float cs[MAXP], sn[MAXP], c2[2 * MAXP], s2[2 * MAXP];
             int64_t r = w / n_chunks, h0 = (w % n_chunks) * chunk;
             int64_t h1 = h0 + chunk < n_heads ? h0 + chunk : n_heads;
             row_angles(c, r % rp->seq_len, cs, sn);
-            for (int64_t h = h0; h < h1; h++) rotate_head(rp, x, y, (r * n_heads + h) * hd, cs, sn);
+            dup_tables(rp, cs, sn, c2, s2);
+            for (int64_t h = h0; h < h1; h++)
+                rotate_head(rp, x, y, (r * n_heads + h) * hd, cs, sn, c2, s2, stream);
         }
     }
+#if defined(__AVX2__) && defined(__FMA__)
+    if (stream) _mm_sfence(); /* streaming stores are weakly ordered */
+#endif
     free(c);
     return MLXN_OK;
 }

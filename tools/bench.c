@@ -1,0 +1,191 @@
+/* bench.c — `mlxn bench`: times each op on a device.
+
+   Method (docs/PERF.md): the device's copy bandwidth is measured first (a
+   device-to-device copy, bytes read + written). Each case then gets K input
+   and output sets, enough that K ops move >= 256 MB on a GPU (5x the H100's
+   50 MB L2) so no op is served from cache; a timed repetition launches the op
+   once per set back to back between two device timers (CUDA events), and the
+   per-op time is elapsed / K, which includes launch gaps as a real decode step
+   does. The median of the repetitions is reported, with GB/s (10^9), the share
+   of the copy bandwidth, and the peer's figure with the ratio peer/ours
+   (> 1 means mlxn is faster). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../bench/cases.h"
+#include "cli.h"
+#include "harness.h"
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n) {
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+#define CK(expr)                                                                         \
+    do {                                                                                 \
+        mlxn_status s_ = (expr);                                                         \
+        if (s_ != MLXN_OK) {                                                             \
+            fprintf(stderr, "bench: %s: %s\n", mlxn_status_str(s_), mlxn_last_error()); \
+            goto fail;                                                                   \
+        }                                                                                \
+    } while (0)
+
+static double copy_bandwidth(mlxn_device *d, mlxn_encoder *e, int reps) {
+    const bool gpu = mlxn_device_backend(d) == MLXN_BACKEND_CUDA;
+    int64_t n[1] = {gpu ? (1ll << 30) : (256ll << 20)};
+    mlxn_buffer *a = NULL, *b = NULL;
+    mlxn_timer *t = NULL;
+    double *us = calloc((size_t)reps, sizeof *us), res = 0.0;
+    CK(mlxn_buffer_new(d, MLXN_U8, 1, n, &a));
+    CK(mlxn_buffer_new(d, MLXN_U8, 1, n, &b));
+    CK(mlxn_timer_new(d, &t));
+    for (int i = 0; i < 2; i++) CK(mlxn_buffer_copy(e, a, b));
+    for (int r = 0; r < reps; r++) {
+        CK(mlxn_timer_start(t, e));
+        CK(mlxn_buffer_copy(e, r % 2 ? b : a, r % 2 ? a : b));
+        CK(mlxn_timer_stop(t, e));
+        CK(mlxn_timer_elapsed_us(t, &us[r]));
+    }
+    res = 2.0 * (double)n[0] / (median(us, reps) * 1e3); /* GB/s */
+fail:
+    free(us);
+    mlxn_timer_free(t);
+    mlxn_buffer_free(a);
+    mlxn_buffer_free(b);
+    return res;
+}
+
+typedef struct {
+    mlxn_buffer *x, *y;
+} io_set;
+
+static mlxn_status run_case(mlxn_encoder *e, const bench_case *c, const io_set *s, mlxn_buffer *pos, mlxn_buffer *pos2) {
+    switch (c->op) {
+    case BENCH_ROPE: {
+        mlxn_rope_params p = mlxn_rope_params_default((uint32_t)c->n_dims, (mlxn_rope_mode)c->mode, 10000.0f);
+        return mlxn_rope(e, s->x, s->y, pos, NULL, &p);
+    }
+    case BENCH_ROPE_MULTI: {
+        mlxn_rope_multi_params p = {(uint32_t)c->head_dim, (uint32_t)c->n_dims, (uint32_t)c->heads, (uint32_t)c->seq,
+                                    10000.0f, (mlxn_rope_multi_mode)c->mode,
+                                    {c->sections[0], c->sections[1], c->sections[2], c->sections[3]}};
+        return mlxn_rope_multi(e, s->x, s->y, pos, &p);
+    }
+    default: {
+        mlxn_vision_2d_rope_params p = {(uint32_t)c->head_dim, (uint32_t)c->heads, (uint32_t)c->seq, 100.0f};
+        return mlxn_vision_2d_rope(e, s->x, s->y, pos, pos2, &p);
+    }
+    }
+}
+
+/* Times one case; returns the median microseconds per op, or -1. */
+static double time_case(mlxn_device *d, mlxn_encoder *e, const bench_case *c, int reps, bool hot, double *bytes_out) {
+    const bool gpu = mlxn_device_backend(d) == MLXN_BACKEND_CUDA;
+    const size_t es = mlxn_dtype_size(c->dtype);
+    const int64_t n = (int64_t)c->seq * c->heads * c->head_dim;
+    const int64_t npos = c->op == BENCH_ROPE_MULTI ? 4ll * c->seq : c->seq;
+    const double bytes = 2.0 * (double)n * (double)es + (double)npos * 4.0 * (c->op == BENCH_VISION2D ? 2 : 1);
+    *bytes_out = bytes;
+    const double target = gpu ? 256e6 : 64e6;
+    int K = (int)ceil(target / bytes);
+    if (K < 1) K = 1;
+    if (K > 64) K = 64;
+    if (hot) K = 1;
+    io_set *sets = calloc((size_t)K, sizeof *sets);
+    mlxn_buffer *pos = NULL, *pos2 = NULL;
+    mlxn_timer *t = NULL;
+    double *us = calloc((size_t)reps, sizeof *us), res = -1.0;
+    void *h = malloc((size_t)n * es);
+    int32_t *ph = malloc(sizeof(int32_t) * (size_t)npos);
+    double *hx = malloc(sizeof(double) * (size_t)n);
+    rng_t r;
+    rng_seed(&r, hash_str(c->name));
+    for (int64_t i = 0; i < npos; i++) ph[i] = (int32_t)rng_int(&r, 0, 4095);
+    int64_t shp[3] = {c->seq, c->heads, c->head_dim}, sp[1] = {npos};
+    CK(mlxn_buffer_new(d, MLXN_I32, 1, sp, &pos));
+    CK(mlxn_buffer_write(pos, ph, sizeof(int32_t) * (size_t)npos));
+    if (c->op == BENCH_VISION2D) {
+        CK(mlxn_buffer_new(d, MLXN_I32, 1, sp, &pos2));
+        CK(mlxn_buffer_write(pos2, ph, sizeof(int32_t) * (size_t)npos));
+    }
+    for (int k = 0; k < K; k++) {
+        for (int64_t i = 0; i < n; i++) hx[i] = rng_uniform(&r, -1.0, 1.0);
+        host_from_double(c->dtype, hx, (size_t)n, h);
+        CK(mlxn_buffer_new(d, c->dtype, 3, shp, &sets[k].x));
+        CK(mlxn_buffer_new(d, c->dtype, 3, shp, &sets[k].y));
+        CK(mlxn_buffer_write(sets[k].x, h, (size_t)n * es));
+    }
+    CK(mlxn_timer_new(d, &t));
+    for (int k = 0; k < K; k++) CK(run_case(e, c, &sets[k], pos, pos2)); /* warm-up */
+    CK(mlxn_encoder_wait(e));
+    for (int rep = 0; rep < reps; rep++) {
+        CK(mlxn_timer_start(t, e));
+        for (int k = 0; k < K; k++) CK(run_case(e, c, &sets[k], pos, pos2));
+        CK(mlxn_timer_stop(t, e));
+        CK(mlxn_timer_elapsed_us(t, &us[rep]));
+        us[rep] /= K;
+    }
+    res = median(us, reps);
+fail:
+    for (int k = 0; k < K; k++) {
+        mlxn_buffer_free(sets[k].x);
+        mlxn_buffer_free(sets[k].y);
+    }
+    free(sets);
+    free(us);
+    free(h);
+    free(ph);
+    free(hx);
+    mlxn_buffer_free(pos);
+    mlxn_buffer_free(pos2);
+    mlxn_timer_free(t);
+    return res;
+}
+
+int cli_bench(mlxn_device *d, const bench_opts *o) {
+    mlxn_encoder *e = NULL;
+    if (mlxn_encoder_new(d, &e) != MLXN_OK) {
+        fprintf(stderr, "bench: %s\n", mlxn_last_error());
+        return 1;
+    }
+    const bool gpu = mlxn_device_backend(d) == MLXN_BACKEND_CUDA;
+    const int reps = o->reps > 0 ? o->reps : (gpu ? 50 : 10);
+    const double bw = copy_bandwidth(d, e, reps);
+    printf("device: %s\n", mlxn_device_name(d));
+    printf("copy bandwidth: %.0f GB/s (device-to-device, read + write, median of %d)\n", bw, reps);
+    printf("inputs: %s\n\n", o->hot ? "one set reused (cache-warm, as ggml's perf mode)"
+                                     : "rotated over sets of >= 256 MB (GPU) / 64 MB (CPU), so not served from cache");
+    printf("| case | us | GB/s | %% of copy | peer us | peer/ours |\n");
+    printf("|---|---:|---:|---:|---:|---:|\n");
+    int fails = 0;
+    for (size_t i = 0; i < BENCH_N_CASES; i++) {
+        const bench_case *c = &BENCH_CASES[i];
+        if (o->filter && !strstr(c->name, o->filter)) continue;
+        double bytes = 0.0;
+        double us = time_case(d, e, c, reps, o->hot, &bytes);
+        if (us < 0) {
+            printf("| %s | failed | | | | |\n", c->name);
+            fails++;
+            continue;
+        }
+        const double gbs = bytes / (us * 1e3);
+        const double peer = gpu ? c->peer_cuda_us : c->peer_cpu_us;
+        char peer_s[32] = "-", ratio_s[32] = "-";
+        if (peer > 0) {
+            snprintf(peer_s, sizeof peer_s, "%.2f", peer);
+            snprintf(ratio_s, sizeof ratio_s, "%.2fx", peer / us);
+        }
+        printf("| %s | %.2f | %.0f | %.0f%% | %s | %s |\n", c->name, us, gbs, bw > 0 ? 100.0 * gbs / bw : 0.0, peer_s,
+               ratio_s);
+        fflush(stdout);
+    }
+    mlxn_encoder_free(e);
+    return fails ? 1 : 0;
+}
