@@ -267,7 +267,8 @@ static mlxn_status timer_mark(mlxn_timer *t, mlxn_encoder *e, int which) {
     if (!t || !e) return mlxn_set_error(MLXN_ERR_INVALID_ARGUMENT, "timer_%s: timer or encoder is NULL",
                                         which ? "stop" : "start");
     if (t->dev != e->dev)
-        return mlxn_set_error(MLXN_ERR_INVALID_ARGUMENT, "timer: timer and encoder are on different devices");
+        return mlxn_set_error(MLXN_ERR_INVALID_ARGUMENT, "timer_%s: timer on '%s', encoder on '%s'",
+                              which ? "stop" : "start", t->dev->name, e->dev->name);
     return (mlxn_status)t->dev->vt->timer_mark(t->dev->impl, t->impl, e->impl, which);
 }
 

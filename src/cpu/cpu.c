@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 int mlxn_cpu_threads(void) {
     static int n = 0;
@@ -31,21 +33,55 @@ static int cpu_device_open(int index, void **dev, char *name, size_t name_len) {
 static void cpu_device_close(void *dev) { (void)dev; }
 static int cpu_sync(void *dev) { (void)dev; return MLXN_OK; }
 
+/* Host allocations carry a 64-byte header (size, how it was made) so that
+   large ones can come straight from mmap: zero pages the OS fills lazily, so a
+   multi-GB buffer costs nothing until touched. */
+#define HDR 64
+#define BIG_ALLOC ((size_t)64 << 20)
+
 static int cpu_alloc(void *dev, size_t nbytes, void **ptr) {
     (void)dev;
-    /* 64-byte aligned, zero-filled; calloc of a rounded size keeps large
-       allocations lazily zeroed by the OS */
-    size_t n = (nbytes + 63) & ~(size_t)63;
-    if (n < nbytes) return mlxn_backend_error(MLXN_ERR_OUT_OF_MEMORY, "cpu: allocation of %zu bytes overflows", nbytes);
-    void *p = NULL;
-    if (posix_memalign(&p, 64, n ? n : 64) != 0 || !p)
-        return mlxn_backend_error(MLXN_ERR_OUT_OF_MEMORY, "cpu: out of host memory allocating %zu bytes", nbytes);
-    memset(p, 0, n ? n : 64);
-    *ptr = p;
+    static size_t phys = 0;
+    if (!phys) {
+        long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+        phys = pages > 0 && psz > 0 ? (size_t)pages * (size_t)psz : SIZE_MAX;
+    }
+    /* with overcommit the OS would grant it and kill the process on first touch */
+    if (nbytes > phys)
+        return mlxn_backend_error(MLXN_ERR_OUT_OF_MEMORY, "cpu: %zu bytes exceed the machine's %zu bytes of memory",
+                                  nbytes, phys);
+    size_t total = nbytes + HDR;
+    unsigned char *base;
+    uint64_t kind;
+    if (nbytes >= BIG_ALLOC) {
+        void *m = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (m == MAP_FAILED)
+            return mlxn_backend_error(MLXN_ERR_OUT_OF_MEMORY, "cpu: out of host memory allocating %zu bytes", nbytes);
+        base = m;
+        kind = 1;
+    } else {
+        void *p = NULL;
+        if (posix_memalign(&p, 64, total) != 0 || !p)
+            return mlxn_backend_error(MLXN_ERR_OUT_OF_MEMORY, "cpu: out of host memory allocating %zu bytes", nbytes);
+        base = p;
+        memset(base, 0, total);
+        kind = 0;
+    }
+    uint64_t h[2] = {total, kind};
+    memcpy(base, h, sizeof h);
+    *ptr = base + HDR;
     return MLXN_OK;
 }
 
-static void cpu_free(void *dev, void *ptr) { (void)dev; free(ptr); }
+static void cpu_free(void *dev, void *ptr) {
+    (void)dev;
+    if (!ptr) return;
+    unsigned char *base = (unsigned char *)ptr - HDR;
+    uint64_t h[2];
+    memcpy(h, base, sizeof h);
+    if (h[1] == 1) munmap(base, (size_t)h[0]);
+    else free(base);
+}
 
 static int cpu_copy_mem(void *dev, void *dst, const void *src, size_t n) {
     (void)dev;

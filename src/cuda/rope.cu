@@ -74,20 +74,106 @@ __device__ __forceinline__ double pos_at(const RopeArgs &a, int axis, int64_t t)
     return a.rp.pos_unsigned ? (double)((const uint32_t *)a.pos[axis])[t] : (double)((const int32_t *)a.pos[axis])[t];
 }
 
+/* The elements one thread moves for one unit (a rotated unit or a copied
+   pass-through unit), held in registers between the load and the store. */
+struct Unit {
+    float a[4], b[4];
+};
+
 template <typename T, int RV>
-__global__ void rope_kernel(const RopeArgs a) {
+__device__ __forceinline__ void load_unit(const RopeArgs &a, const T *xh, int k, Unit &v) {
+    const int G = a.rp.group;
+    if (k < a.rot_units) {
+        if (RV == 1) {
+            ld4(xh + 4 * k, v.a);
+        } else if (RV == 2) {
+            const int p = 4 * k, e = (p / G) * 2 * G + p % G;
+            ld4(xh + e, v.a);
+            ld4(xh + e + G, v.b);
+        } else {
+            const int e = (k / G) * 2 * G + k % G;
+            v.a[0] = ld1(xh + e);
+            v.b[0] = ld1(xh + e + G);
+        }
+    } else if (a.pass_vec) {
+        ld4(xh + 2 * a.rp.n_pairs + 4 * (k - a.rot_units), v.a);
+    } else {
+        v.a[0] = ld1(xh + 2 * a.rp.n_pairs + (k - a.rot_units));
+    }
+}
+
+template <typename T, int RV>
+__device__ __forceinline__ void store_unit(const RopeArgs &a, const float2 *cs, T *yh, int k, const Unit &v) {
+    const int G = a.rp.group;
+    if (k < a.rot_units) {
+        if (RV == 1) { /* pairs 2k, 2k+1 at elements 4k..4k+3 */
+            const float2 c0 = cs[2 * k], c1 = cs[2 * k + 1];
+            float o[4] = {v.a[0] * c0.x - v.a[1] * c0.y, v.a[0] * c0.y + v.a[1] * c0.x,
+                          v.a[2] * c1.x - v.a[3] * c1.y, v.a[2] * c1.y + v.a[3] * c1.x};
+            st4(yh + 4 * k, o);
+        } else if (RV == 2) { /* pairs 4k..4k+3 inside one group */
+            const int p = 4 * k, e = (p / G) * 2 * G + p % G;
+            float o0[4], o1[4];
+#pragma unroll
+            for (int i = 0; i < 4; i++) {
+                const float2 c = cs[p + i];
+                o0[i] = v.a[i] * c.x - v.b[i] * c.y;
+                o1[i] = v.a[i] * c.y + v.b[i] * c.x;
+            }
+            st4(yh + e, o0);
+            st4(yh + e + G, o1);
+        } else {
+            const int e = (k / G) * 2 * G + k % G;
+            const float2 c = cs[k];
+            st1(yh + e, v.a[0] * c.x - v.b[0] * c.y);
+            st1(yh + e + G, v.a[0] * c.y + v.b[0] * c.x);
+        }
+    } else if (a.pass_vec) {
+        st4(yh + 2 * a.rp.n_pairs + 4 * (k - a.rot_units), v.a);
+    } else {
+        st1(yh + 2 * a.rp.n_pairs + (k - a.rot_units), v.a[0]);
+    }
+}
+
+#define UNROLL 4
+
+/* One block per token row. Order of work, chosen so that the three memory
+   latencies of a row overlap instead of adding up: (1) the first batch of
+   each thread's data loads and the position loads are issued, (2) the pair
+   coefficients are computed in double while those loads fly, (3) cos/sin go to
+   shared memory, (4) the batch is rotated and stored, later batches are
+   loaded UNROLL units at a time before any of them is stored. */
+template <typename T, int RV>
+__global__ void __launch_bounds__(256) rope_kernel(const RopeArgs a) {
     extern __shared__ float2 cs[]; /* (cos, sin) * mscale per pair */
     const mlxn_rope_plan &rp = a.rp;
     const int64_t row = blockIdx.x;
     const int64_t t = row % rp.seq_len;
+    const T *x = static_cast<const T *>(a.x);
+    T *y = static_cast<T *>(a.y);
+    const int uph = a.rot_units + a.pass_units;
+    const int total = rp.n_heads * uph;
+    const int bd = blockDim.x, tid = threadIdx.x;
 
-    for (int p = threadIdx.x; p < rp.n_pairs; p += blockDim.x) {
+    Unit v[UNROLL];
+    int base = tid;
+#pragma unroll
+    for (int j = 0; j < UNROLL; j++) {
+        const int u = base + j * bd;
+        if (u < total) {
+            const int h = u / uph;
+            load_unit<T, RV>(a, x + (row * rp.n_heads + h) * (int64_t)rp.head_dim, u - h * uph, v[j]);
+        }
+    }
+
+    for (int p = tid; p < rp.n_pairs; p += bd) {
         int idx;
-        int axis = mlxn_rope_axis(&rp, p, &idx);
+        const int axis = mlxn_rope_axis(&rp, p, &idx);
+        const double pos = pos_at(a, axis, t);
         double coef = mlxn_rope_coef(&rp, p, idx);
         if (a.ff) coef /= (double)a.ff[p];
-        double th = pos_at(a, axis, t) * coef;
-        double k = rint(th * 0.15915494309189535);       /* 1/(2 pi) */
+        const double th = pos * coef;
+        const double k = rint(th * 0.15915494309189535); /* 1/(2 pi) */
         double r = fma(-k, 6.283185307179586, th);       /* 2 pi, hi */
         r = fma(-k, 2.4492935982947064e-16, r);          /* 2 pi, lo */
         float s, c;
@@ -97,54 +183,24 @@ __global__ void rope_kernel(const RopeArgs a) {
     }
     __syncthreads();
 
-    const T *x = static_cast<const T *>(a.x);
-    T *y = static_cast<T *>(a.y);
-    const int uph = a.rot_units + a.pass_units;
-    const int total = rp.n_heads * uph;
-    const int G = rp.group;
-    for (int u = threadIdx.x; u < total; u += blockDim.x) {
-        const int h = u / uph, k = u - h * uph;
-        const int64_t base = (row * rp.n_heads + h) * (int64_t)rp.head_dim;
-        const T *xh = x + base;
-        T *yh = y + base;
-        if (k < a.rot_units) {
-            if (RV == 1) { /* pairs 2k, 2k+1 at elements 4k..4k+3 */
-                float v[4];
-                ld4(xh + 4 * k, v);
-                const float2 c0 = cs[2 * k], c1 = cs[2 * k + 1];
-                float o[4] = {v[0] * c0.x - v[1] * c0.y, v[0] * c0.y + v[1] * c0.x,
-                              v[2] * c1.x - v[3] * c1.y, v[2] * c1.y + v[3] * c1.x};
-                st4(yh + 4 * k, o);
-            } else if (RV == 2) { /* pairs 4k..4k+3 inside one group */
-                const int p = 4 * k;
-                const int e = (p / G) * 2 * G + p % G;
-                float v0[4], v1[4], o0[4], o1[4];
-                ld4(xh + e, v0);
-                ld4(xh + e + G, v1);
+    for (;;) {
 #pragma unroll
-                for (int i = 0; i < 4; i++) {
-                    const float2 c = cs[p + i];
-                    o0[i] = v0[i] * c.x - v1[i] * c.y;
-                    o1[i] = v0[i] * c.y + v1[i] * c.x;
-                }
-                st4(yh + e, o0);
-                st4(yh + e + G, o1);
-            } else {
-                const int p = k;
-                const int e = (p / G) * 2 * G + p % G;
-                const float x0 = ld1(xh + e), x1 = ld1(xh + e + G);
-                const float2 c = cs[p];
-                st1(yh + e, x0 * c.x - x1 * c.y);
-                st1(yh + e + G, x0 * c.y + x1 * c.x);
+        for (int j = 0; j < UNROLL; j++) {
+            const int u = base + j * bd;
+            if (u < total) {
+                const int h = u / uph;
+                store_unit<T, RV>(a, cs, y + (row * rp.n_heads + h) * (int64_t)rp.head_dim, u - h * uph, v[j]);
             }
-        } else if (a.pass_vec) {
-            const int e = 2 * rp.n_pairs + 4 * (k - a.rot_units);
-            float v[4];
-            ld4(xh + e, v);
-            st4(yh + e, v);
-        } else {
-            const int e = 2 * rp.n_pairs + (k - a.rot_units);
-            st1(yh + e, ld1(xh + e));
+        }
+        base += UNROLL * bd;
+        if (base >= total) break;
+#pragma unroll
+        for (int j = 0; j < UNROLL; j++) {
+            const int u = base + j * bd;
+            if (u < total) {
+                const int h = u / uph;
+                load_unit<T, RV>(a, x + (row * rp.n_heads + h) * (int64_t)rp.head_dim, u - h * uph, v[j]);
+            }
         }
     }
 }
@@ -196,7 +252,11 @@ extern "C" int mlxn_cuda_rope_run(void *dev, void *enc, const mlxn_op_call *c) {
     if (units > 0x7fffffffLL)
         return mlxn_backend_error(MLXN_ERR_UNSUPPORTED, "%s: %d heads per token exceed the CUDA kernel's index range",
                                   c->name, rp.n_heads);
-    int threads = (int)((units + 31) / 32 * 32);
+    /* enough threads that each handles about one batch of UNROLL units, at
+       least 64 (the pair coefficients are spread over the block too) */
+    long long want = (units + UNROLL - 1) / UNROLL;
+    if (want < rp.n_pairs) want = rp.n_pairs;
+    int threads = (int)((want + 31) / 32 * 32);
     if (threads < 64) threads = 64;
     if (threads > 256) threads = 256;
     const size_t smem = sizeof(float2) * (size_t)rp.n_pairs;

@@ -27,7 +27,7 @@ static mlxn_arg arg_of(const mlxn_buffer *b) {
    element count, the dtype is a float type, and the output overlaps no input
    (it may be the input itself: every kernel rotates each pair in place). */
 static mlxn_status check_io(const char *op, const mlxn_buffer *in, const mlxn_buffer *out, const mlxn_buffer *pos,
-                            const mlxn_buffer *aux, const char *aux_name) {
+                            const char *pos_name, const mlxn_buffer *aux, const char *aux_name) {
     if (in->dtype != out->dtype)
         return mlxn_set_error(MLXN_ERR_INVALID_ARGUMENT, "%s: output dtype (%s) must equal input dtype (%s)", op,
                               mlxn_dtype_name(out->dtype), mlxn_dtype_name(in->dtype));
@@ -40,7 +40,7 @@ static mlxn_status check_io(const char *op, const mlxn_buffer *in, const mlxn_bu
     if (mlxn_buffers_overlap(in, out) && !mlxn_buffers_same_view(in, out))
         return mlxn_set_error(MLXN_ERR_INVALID_ARGUMENT, "%s: output partially overlaps input", op);
     if (mlxn_buffers_overlap(out, pos))
-        return mlxn_set_error(MLXN_ERR_INVALID_ARGUMENT, "%s: output overlaps positions", op);
+        return mlxn_set_error(MLXN_ERR_INVALID_ARGUMENT, "%s: output overlaps %s", op, pos_name);
     if (aux && mlxn_buffers_overlap(out, aux))
         return mlxn_set_error(MLXN_ERR_INVALID_ARGUMENT, "%s: output overlaps %s", op, aux_name);
     return MLXN_OK;
@@ -53,6 +53,18 @@ static mlxn_status check_positions(const char *op, const char *name, const mlxn_
     if (pos->numel != want)
         return mlxn_set_error(MLXN_ERR_INVALID_ARGUMENT, "%s: %s has %lld elements, expected %lld", op, name,
                               (long long)pos->numel, (long long)want);
+    return MLXN_OK;
+}
+
+/* n_heads must fit the kernels' int32 index and the element count
+   seq_len*n_heads*head_dim must not overflow (it is compared with buffer sizes). */
+static mlxn_status check_dims(const char *op, uint32_t seq_len, uint32_t n_heads, uint32_t head_dim) {
+    if (n_heads > INT32_MAX)
+        return mlxn_set_error(MLXN_ERR_INVALID_ARGUMENT, "%s: n_heads (%u) must be <= %d", op, n_heads, INT32_MAX);
+    if ((uint64_t)seq_len * n_heads > (uint64_t)INT64_MAX / head_dim)
+        return mlxn_set_error(MLXN_ERR_INVALID_ARGUMENT,
+                              "%s: seq_len (%u) * n_heads (%u) * head_dim (%u) overflows the element count", op,
+                              seq_len, n_heads, head_dim);
     return MLXN_OK;
 }
 
@@ -146,7 +158,7 @@ mlxn_status mlxn_rope(mlxn_encoder *e, const mlxn_buffer *input, mlxn_buffer *ou
             return mlxn_set_error(MLXN_ERR_INVALID_ARGUMENT, "%s: freq_factors has %lld elements, needs >= n_dims/2 (%u)",
                                   op, (long long)freq_factors->numel, p->n_dims / 2);
     }
-    if ((s = check_io(op, input, output, positions, freq_factors, "freq_factors"))) return s;
+    if ((s = check_io(op, input, output, positions, "positions", freq_factors, "freq_factors"))) return s;
 
     mlxn_op_call c;
     init_call(&c, MLXN_OPK_ROPE, op, input, output, positions, freq_factors);
@@ -203,9 +215,10 @@ mlxn_status mlxn_rope_multi(mlxn_encoder *e, const mlxn_buffer *input, mlxn_buff
     if (p->rope_dim > p->head_dim)
         return mlxn_set_error(MLXN_ERR_INVALID_ARGUMENT, "%s: rope_dim (%u) must be <= head_dim (%u)", op, p->rope_dim,
                               p->head_dim);
-    if (p->head_dim > MLXN_ROPE_MAX_HEAD_DIM || p->n_heads > INT32_MAX)
+    if (p->head_dim > MLXN_ROPE_MAX_HEAD_DIM)
         return mlxn_set_error(MLXN_ERR_INVALID_ARGUMENT, "%s: head_dim (%u) must be <= %d", op, p->head_dim,
                               MLXN_ROPE_MAX_HEAD_DIM);
+    if ((s = check_dims(op, p->seq_len, p->n_heads, p->head_dim))) return s;
     if (!finite_f(p->freq_base) || p->freq_base <= 0.0f)
         return mlxn_set_error(MLXN_ERR_INVALID_ARGUMENT, "%s: freq_base (%g) must be finite and > 0", op,
                               (double)p->freq_base);
@@ -238,7 +251,7 @@ mlxn_status mlxn_rope_multi(mlxn_encoder *e, const mlxn_buffer *input, mlxn_buff
         return mlxn_set_error(MLXN_ERR_INVALID_ARGUMENT, "%s: output dtype (%s) must equal input dtype (%s)", op,
                               mlxn_dtype_name(output->dtype), mlxn_dtype_name(input->dtype));
     if ((s = check_positions(op, "positions", positions, 4 * (int64_t)p->seq_len))) return s;
-    if ((s = check_io(op, input, output, positions, NULL, NULL))) return s;
+    if ((s = check_io(op, input, output, positions, "positions", NULL, NULL))) return s;
 
     mlxn_op_call c;
     init_call(&c, MLXN_OPK_ROPE_MULTI, op, input, output, positions, NULL);
@@ -280,9 +293,10 @@ mlxn_status mlxn_vision_2d_rope(mlxn_encoder *e, const mlxn_buffer *input, mlxn_
                               op, p->head_dim, p->n_heads, p->seq_len);
     if (p->head_dim % 4 != 0)
         return mlxn_set_error(MLXN_ERR_INVALID_ARGUMENT, "%s: head_dim (%u) must be a multiple of 4", op, p->head_dim);
-    if (p->head_dim > MLXN_ROPE_MAX_HEAD_DIM || p->n_heads > INT32_MAX)
+    if (p->head_dim > MLXN_ROPE_MAX_HEAD_DIM)
         return mlxn_set_error(MLXN_ERR_INVALID_ARGUMENT, "%s: head_dim (%u) must be <= %d", op, p->head_dim,
                               MLXN_ROPE_MAX_HEAD_DIM);
+    if ((s = check_dims(op, p->seq_len, p->n_heads, p->head_dim))) return s;
     if (!finite_f(p->theta) || p->theta <= 0.0f)
         return mlxn_set_error(MLXN_ERR_INVALID_ARGUMENT, "%s: theta (%g) must be finite and > 0", op, (double)p->theta);
     const uint64_t want = (uint64_t)p->seq_len * p->n_heads * p->head_dim;
@@ -295,7 +309,7 @@ mlxn_status mlxn_vision_2d_rope(mlxn_encoder *e, const mlxn_buffer *input, mlxn_
     if (pos_x->dtype != pos_y->dtype)
         return mlxn_set_error(MLXN_ERR_INVALID_ARGUMENT, "%s: pos_x (%s) and pos_y (%s) must have the same dtype", op,
                               mlxn_dtype_name(pos_x->dtype), mlxn_dtype_name(pos_y->dtype));
-    if ((s = check_io(op, input, output, pos_x, pos_y, "pos_y"))) return s;
+    if ((s = check_io(op, input, output, pos_x, "pos_x", pos_y, "pos_y"))) return s;
 
     mlxn_op_call c;
     init_call(&c, MLXN_OPK_VISION_2D_ROPE, op, input, output, pos_x, pos_y);

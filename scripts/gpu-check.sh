@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# gpu-check.sh — the one call to make on a GPU machine before calling GPU work done:
+#   1. build with CUDA (sm_80 + sm_90), release
+#   2. every C test on CPU and CUDA (CTest), then the Python oracles where pytest exists
+#   3. compute-sanitizer memcheck on the differential harness and the core tests (CUDA)
+#   4. `mlxn demo --device cuda`: self-check against float64 + the bench table
+# Logs go to $OUT (the device tool's output folder) when set, else build-gpu/.
+# Exit status: non-zero if any step failed; the summary is printed last.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+LOG=${OUT:-$ROOT/build-gpu}
+mkdir -p "$LOG" build-gpu
+JOBS=$(nproc 2>/dev/null || echo 8)
+GEN=""; command -v ninja >/dev/null 2>&1 && GEN="-G Ninja"
+declare -a SUMMARY
+FAIL=0
+run() { # run NAME CMD...
+  local name=$1; shift
+  local t0=$SECONDS
+  if "$@" >"$LOG/$name.log" 2>&1; then SUMMARY+=("ok    $name ($((SECONDS - t0)) s)")
+  else SUMMARY+=("FAIL  $name ($((SECONDS - t0)) s): see $name.log"); FAIL=1; tail -30 "$LOG/$name.log"; fi
+}
+
+nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.mem --format=csv >"$LOG/gpu.txt" 2>&1 || true
+run configure cmake -S . -B build-gpu $GEN -DCMAKE_BUILD_TYPE=Release -DMLXN_CUDA=ON
+run build cmake --build build-gpu -j "$JOBS"
+run ctest bash -c "cd build-gpu && ctest --output-on-failure -j 4"
+grep -E 'tests passed|tests failed' "$LOG/ctest.log" | tail -1 | sed 's/^/      ctest: /' >>"$LOG/summary.txt"
+if python3 -c 'import pytest, numpy' >/dev/null 2>&1; then
+  run oracles env MLXN_LIB="$ROOT/build-gpu/libmlxn.so" python3 -m pytest -q tests/oracle
+else
+  SUMMARY+=("skip  oracles (no pytest/numpy here)")
+fi
+if command -v compute-sanitizer >/dev/null 2>&1; then
+  run memcheck_ops compute-sanitizer --tool memcheck --error-exitcode 3 build-gpu/tests/test_ops -b cuda
+  run memcheck_core compute-sanitizer --tool memcheck --error-exitcode 3 build-gpu/tests/test_core -b cuda
+  run racecheck_rope compute-sanitizer --tool racecheck --error-exitcode 3 build-gpu/tests/test_ops -b cuda -o rope_multi/imrope/f32
+else
+  SUMMARY+=("skip  compute-sanitizer (not installed)"); FAIL=1
+fi
+run demo build-gpu/mlxn demo --device cuda
+cat "$LOG/demo.log" | sed -n '/== benchmark ==/,$p'
+echo
+echo "== gpu-check summary =="
+cat "$LOG/gpu.txt" 2>/dev/null | tail -1
+for l in "${SUMMARY[@]}"; do echo "$l"; done
+for f in ctest oracles memcheck_ops memcheck_core racecheck_rope; do
+  [ -f "$LOG/$f.log" ] && grep -hE '[0-9]+ passed|tests passed|ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/$f.log" | tail -2 | sed "s/^/      $f: /"
+done
+exit $FAIL
