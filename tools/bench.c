@@ -86,7 +86,8 @@ static mlxn_status run_case(mlxn_encoder *e, const bench_case *c, const io_set *
 }
 
 /* Times one case; returns the median microseconds per op, or -1. */
-static double time_case(mlxn_device *d, mlxn_encoder *e, const bench_case *c, int reps, bool hot, double *bytes_out) {
+static double time_case(mlxn_device *d, mlxn_encoder *e, const bench_case *c, int reps, bool hot, double *bytes_out,
+                        double *graph_us) {
     const bool gpu = mlxn_device_backend(d) == MLXN_BACKEND_CUDA;
     const size_t es = mlxn_dtype_size(c->dtype);
     const int64_t n = (int64_t)c->seq * c->heads * c->head_dim;
@@ -133,6 +134,26 @@ static double time_case(mlxn_device *d, mlxn_encoder *e, const bench_case *c, in
         us[rep] /= K;
     }
     res = median(us, reps);
+    /* the same K ops replayed from one captured graph: the device-side cost
+       per op without host launch overhead (CUDA Graphs; the CPU has none) */
+    *graph_us = -1.0;
+    if (gpu) {
+        mlxn_graph *g = NULL;
+        CK(mlxn_encoder_begin_capture(e));
+        for (int k = 0; k < K; k++) CK(run_case(e, c, &sets[k], pos, pos2));
+        CK(mlxn_encoder_end_capture(e, &g));
+        mlxn_status gs = mlxn_graph_launch(g, e);
+        for (int rep = 0; rep < reps && !gs; rep++) {
+            gs = mlxn_timer_start(t, e);
+            if (!gs) gs = mlxn_graph_launch(g, e);
+            if (!gs) gs = mlxn_timer_stop(t, e);
+            if (!gs) gs = mlxn_timer_elapsed_us(t, &us[rep]);
+            us[rep] /= K;
+        }
+        mlxn_graph_free(g);
+        CK(gs);
+        *graph_us = median(us, reps);
+    }
 fail:
     for (int k = 0; k < K; k++) {
         mlxn_buffer_free(sets[k].x);
@@ -162,16 +183,16 @@ int cli_bench(mlxn_device *d, const bench_opts *o) {
     printf("copy bandwidth: %.0f GB/s (device-to-device, read + write, median of %d)\n", bw, reps);
     printf("inputs: %s\n\n", o->hot ? "one set reused (cache-warm, as ggml's perf mode)"
                                      : "rotated over sets of >= 256 MB (GPU) / 64 MB (CPU), so not served from cache");
-    printf("| case | us | GB/s | %% of copy | peer us | peer/ours |\n");
-    printf("|---|---:|---:|---:|---:|---:|\n");
+    printf("| case | us | graph us | GB/s | %% of copy | peer us | peer/ours |\n");
+    printf("|---|---:|---:|---:|---:|---:|---:|\n");
     int fails = 0;
     for (size_t i = 0; i < BENCH_N_CASES; i++) {
         const bench_case *c = &BENCH_CASES[i];
         if (o->filter && !strstr(c->name, o->filter)) continue;
-        double bytes = 0.0;
-        double us = time_case(d, e, c, reps, o->hot, &bytes);
+        double bytes = 0.0, gus = -1.0;
+        double us = time_case(d, e, c, reps, o->hot, &bytes, &gus);
         if (us < 0) {
-            printf("| %s | failed | | | | |\n", c->name);
+            printf("| %s | failed | | | | | |\n", c->name);
             fails++;
             continue;
         }
@@ -182,8 +203,10 @@ int cli_bench(mlxn_device *d, const bench_opts *o) {
             snprintf(peer_s, sizeof peer_s, "%.2f", peer);
             snprintf(ratio_s, sizeof ratio_s, "%.2fx", peer / us);
         }
-        printf("| %s | %.2f | %.0f | %.0f%% | %s | %s |\n", c->name, us, gbs, bw > 0 ? 100.0 * gbs / bw : 0.0, peer_s,
-               ratio_s);
+        char graph_s[32] = "-";
+        if (gus > 0) snprintf(graph_s, sizeof graph_s, "%.2f", gus);
+        printf("| %s | %.2f | %s | %.0f | %.0f%% | %s | %s |\n", c->name, us, graph_s, gbs,
+               bw > 0 ? 100.0 * gbs / bw : 0.0, peer_s, ratio_s);
         fflush(stdout);
     }
     mlxn_encoder_free(e);
