@@ -42,7 +42,9 @@ else
   SUMMARY+=("skip  compute-sanitizer (not installed)"); FAIL=1
 fi
 run demo build-gpu/mlxn demo --device cuda
-cat "$LOG/demo.log" | sed -n '/== benchmark ==/,$p'
+run bench_hot build-gpu/mlxn bench --device cuda --hot
+sed -n '/== benchmark ==/,$p' "$LOG/demo.log"
+echo; echo "== bench, cache-warm inputs (ggml's perf method) =="; tail -n +4 "$LOG/bench_hot.log"
 echo
 echo "== gpu-check summary =="
 cat "$LOG/gpu.txt" 2>/dev/null | tail -1

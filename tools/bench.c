@@ -13,10 +13,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../bench/cases.h"
 #include "cli.h"
 #include "harness.h"
+
+static double host_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec * 1e-3;
+}
 
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -87,7 +94,7 @@ static mlxn_status run_case(mlxn_encoder *e, const bench_case *c, const io_set *
 
 /* Times one case; returns the median microseconds per op, or -1. */
 static double time_case(mlxn_device *d, mlxn_encoder *e, const bench_case *c, int reps, bool hot, double *bytes_out,
-                        double *graph_us) {
+                        double *graph_us, double *host_out) {
     const bool gpu = mlxn_device_backend(d) == MLXN_BACKEND_CUDA;
     const size_t es = mlxn_dtype_size(c->dtype);
     const int64_t n = (int64_t)c->seq * c->heads * c->head_dim;
@@ -98,7 +105,6 @@ static double time_case(mlxn_device *d, mlxn_encoder *e, const bench_case *c, in
     int K = (int)ceil(target / bytes);
     if (K < 1) K = 1;
     if (K > 64) K = 64;
-    if (hot) K = 1;
     io_set *sets = calloc((size_t)K, sizeof *sets);
     mlxn_buffer *pos = NULL, *pos2 = NULL;
     mlxn_timer *t = NULL;
@@ -116,7 +122,9 @@ static double time_case(mlxn_device *d, mlxn_encoder *e, const bench_case *c, in
         CK(mlxn_buffer_new(d, MLXN_I32, 1, sp, &pos2));
         CK(mlxn_buffer_write(pos2, ph, sizeof(int32_t) * (size_t)npos));
     }
-    for (int k = 0; k < K; k++) {
+    /* hot: K launches on one set (cache-warm, ggml's perf mode); else K sets */
+    const int nsets = hot ? 1 : K;
+    for (int k = 0; k < nsets; k++) {
         for (int64_t i = 0; i < n; i++) hx[i] = rng_uniform(&r, -1.0, 1.0);
         host_from_double(c->dtype, hx, (size_t)n, h);
         CK(mlxn_buffer_new(d, c->dtype, 3, shp, &sets[k].x));
@@ -124,23 +132,28 @@ static double time_case(mlxn_device *d, mlxn_encoder *e, const bench_case *c, in
         CK(mlxn_buffer_write(sets[k].x, h, (size_t)n * es));
     }
     CK(mlxn_timer_new(d, &t));
-    for (int k = 0; k < K; k++) CK(run_case(e, c, &sets[k], pos, pos2)); /* warm-up */
+    for (int k = 0; k < K; k++) CK(run_case(e, c, &sets[k % nsets], pos, pos2)); /* warm-up */
     CK(mlxn_encoder_wait(e));
+    double *host = calloc((size_t)reps, sizeof *host);
     for (int rep = 0; rep < reps; rep++) {
         CK(mlxn_timer_start(t, e));
-        for (int k = 0; k < K; k++) CK(run_case(e, c, &sets[k], pos, pos2));
+        const double h0 = host_us();
+        for (int k = 0; k < K; k++) CK(run_case(e, c, &sets[k % nsets], pos, pos2));
+        host[rep] = (host_us() - h0) / K; /* host cost of encoding one op */
         CK(mlxn_timer_stop(t, e));
         CK(mlxn_timer_elapsed_us(t, &us[rep]));
         us[rep] /= K;
     }
     res = median(us, reps);
+    *host_out = median(host, reps);
+    free(host);
     /* the same K ops replayed from one captured graph: the device-side cost
        per op without host launch overhead (CUDA Graphs; the CPU has none) */
     *graph_us = -1.0;
     if (gpu) {
         mlxn_graph *g = NULL;
         CK(mlxn_encoder_begin_capture(e));
-        for (int k = 0; k < K; k++) CK(run_case(e, c, &sets[k], pos, pos2));
+        for (int k = 0; k < K; k++) CK(run_case(e, c, &sets[k % nsets], pos, pos2));
         CK(mlxn_encoder_end_capture(e, &g));
         mlxn_status gs = mlxn_graph_launch(g, e);
         for (int rep = 0; rep < reps && !gs; rep++) {
@@ -156,6 +169,7 @@ static double time_case(mlxn_device *d, mlxn_encoder *e, const bench_case *c, in
     }
 fail:
     for (int k = 0; k < K; k++) {
+        if (!sets) break;
         mlxn_buffer_free(sets[k].x);
         mlxn_buffer_free(sets[k].y);
     }
@@ -183,16 +197,16 @@ int cli_bench(mlxn_device *d, const bench_opts *o) {
     printf("copy bandwidth: %.0f GB/s (device-to-device, read + write, median of %d)\n", bw, reps);
     printf("inputs: %s\n\n", o->hot ? "one set reused (cache-warm, as ggml's perf mode)"
                                      : "rotated over sets of >= 256 MB (GPU) / 64 MB (CPU), so not served from cache");
-    printf("| case | us | graph us | GB/s | %% of copy | peer us | peer/ours |\n");
-    printf("|---|---:|---:|---:|---:|---:|---:|\n");
+    printf("| case | us | graph us | host us | GB/s | %% of copy | peer us | peer/ours |\n");
+    printf("|---|---:|---:|---:|---:|---:|---:|---:|\n");
     int fails = 0;
     for (size_t i = 0; i < BENCH_N_CASES; i++) {
         const bench_case *c = &BENCH_CASES[i];
         if (o->filter && !strstr(c->name, o->filter)) continue;
-        double bytes = 0.0, gus = -1.0;
-        double us = time_case(d, e, c, reps, o->hot, &bytes, &gus);
+        double bytes = 0.0, gus = -1.0, hus = -1.0;
+        double us = time_case(d, e, c, reps, o->hot, &bytes, &gus, &hus);
         if (us < 0) {
-            printf("| %s | failed | | | | | |\n", c->name);
+            printf("| %s | failed | | | | | | |\n", c->name);
             fails++;
             continue;
         }
@@ -205,7 +219,7 @@ int cli_bench(mlxn_device *d, const bench_opts *o) {
         }
         char graph_s[32] = "-";
         if (gus > 0) snprintf(graph_s, sizeof graph_s, "%.2f", gus);
-        printf("| %s | %.2f | %s | %.0f | %.0f%% | %s | %s |\n", c->name, us, graph_s, gbs,
+        printf("| %s | %.2f | %s | %.2f | %.0f | %.0f%% | %s | %s |\n", c->name, us, graph_s, hus, gbs,
                bw > 0 ? 100.0 * gbs / bw : 0.0, peer_s, ratio_s);
         fflush(stdout);
     }

@@ -37,6 +37,13 @@ static int cu_device_open(int index, void **out, char *name, size_t name_len) {
     if (!d) return mlxn_backend_error(MLXN_ERR_OUT_OF_MEMORY, "device_open: out of host memory");
     d->index = index;
     d->sm_count = prop.multiProcessorCount;
+    d->cc_major = prop.major;
+    /* Kernel-lab switches (docs/PERF.md): MLXN_CUDA_PDL=0 turns programmatic
+       dependent launch off; MLXN_CUDA_ROPE_UNROLL=4 forces the 4-unit variant. */
+    const char *pdl = getenv("MLXN_CUDA_PDL");
+    d->pdl = prop.major >= 9 && !(pdl && pdl[0] == '0');
+    const char *un = getenv("MLXN_CUDA_ROPE_UNROLL");
+    d->rope_unroll = un && atoi(un) == 4 ? 4 : 8;
     snprintf(name, name_len, "%s", prop.name);
     *out = d;
     return MLXN_OK;

@@ -28,6 +28,9 @@ static inline int mlxn_cuda_fail(cudaError_t e, const char *what, const char *fi
 typedef struct {
     int index;
     int sm_count;
+    int cc_major;      /* compute capability */
+    int pdl;           /* launch with programmatic dependent launch (sm_90+) */
+    int rope_unroll;   /* rope kernel variant: units per thread batch (4 or 8) */
 } mlxn_cuda_dev;
 
 typedef struct {

@@ -135,15 +135,15 @@ __device__ __forceinline__ void store_unit(const RopeArgs &a, const float2 *cs, 
     }
 }
 
-#define UNROLL 4
 
 /* One block per token row. Order of work, chosen so that the three memory
    latencies of a row overlap instead of adding up: (1) the first batch of
    each thread's data loads and the position loads are issued, (2) the pair
    coefficients are computed in double while those loads fly, (3) cos/sin go to
    shared memory, (4) the batch is rotated and stored, later batches are
-   loaded UNROLL units at a time before any of them is stored. */
-template <typename T, int RV>
+   loaded UNROLL units at a time before any of them is stored. With UNROLL 8 a
+   row of up to 2048 units is in flight at once, so typical rows take one batch. */
+template <typename T, int RV, int UNROLL>
 __global__ void __launch_bounds__(256) rope_kernel(const RopeArgs a) {
     extern __shared__ float2 cs[]; /* (cos, sin) * mscale per pair */
     const mlxn_rope_plan &rp = a.rp;
@@ -154,6 +154,19 @@ __global__ void __launch_bounds__(256) rope_kernel(const RopeArgs a) {
     const int uph = a.rot_units + a.pass_units;
     const int total = rp.n_heads * uph;
     const int bd = blockDim.x, tid = threadIdx.x;
+
+    /* the pair coefficients need no input: compute them before waiting on the
+       previous kernel (programmatic dependent launch; a no-op otherwise) */
+    const int p0 = tid;
+    int idx0 = 0, axis0 = 0;
+    double coef0 = 0.0;
+    if (p0 < rp.n_pairs) {
+        axis0 = mlxn_rope_axis(&rp, p0, &idx0);
+        coef0 = mlxn_rope_coef(&rp, p0, idx0);
+    }
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    cudaGridDependencySynchronize();
+#endif
 
     Unit v[UNROLL];
     int base = tid;
@@ -167,10 +180,13 @@ __global__ void __launch_bounds__(256) rope_kernel(const RopeArgs a) {
     }
 
     for (int p = tid; p < rp.n_pairs; p += bd) {
-        int idx;
-        const int axis = mlxn_rope_axis(&rp, p, &idx);
+        int idx = idx0, axis = axis0;
+        double coef = coef0;
+        if (p != p0) {
+            axis = mlxn_rope_axis(&rp, p, &idx);
+            coef = mlxn_rope_coef(&rp, p, idx);
+        }
         const double pos = pos_at(a, axis, t);
-        double coef = mlxn_rope_coef(&rp, p, idx);
         if (a.ff) coef /= (double)a.ff[p];
         const double th = pos * coef;
         const double k = rint(th * 0.15915494309189535); /* 1/(2 pi) */
@@ -205,16 +221,27 @@ __global__ void __launch_bounds__(256) rope_kernel(const RopeArgs a) {
     }
 }
 
-template <typename T>
-int launch_t(const RopeArgs &a, int rv, int threads, size_t smem, cudaStream_t st) {
-    const unsigned blocks = (unsigned)a.rp.n_rows;
-    switch (rv) {
-    case 1: rope_kernel<T, 1><<<blocks, threads, smem, st>>>(a); break;
-    case 2: rope_kernel<T, 2><<<blocks, threads, smem, st>>>(a); break;
-    default: rope_kernel<T, 0><<<blocks, threads, smem, st>>>(a); break;
-    }
-    MLXN_CK_LAUNCH("rope_kernel");
+template <typename T, int UN>
+int launch_un(const RopeArgs &a, int rv, int threads, size_t smem, cudaStream_t st, bool pdl) {
+    void (*k)(const RopeArgs) = rv == 1 ? rope_kernel<T, 1, UN> : rv == 2 ? rope_kernel<T, 2, UN> : rope_kernel<T, 0, UN>;
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = dim3((unsigned)a.rp.n_rows);
+    cfg.blockDim = dim3((unsigned)threads);
+    cfg.dynamicSmemBytes = smem;
+    cfg.stream = st;
+    cudaLaunchAttribute attr[1];
+    attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attr[0].val.programmaticStreamSerializationAllowed = 1;
+    cfg.attrs = attr;
+    cfg.numAttrs = pdl ? 1 : 0;
+    MLXN_CK(cudaLaunchKernelEx(&cfg, k, a));
     return MLXN_OK;
+}
+
+template <typename T>
+int launch_t(const RopeArgs &a, int rv, int threads, size_t smem, cudaStream_t st, int unroll, bool pdl) {
+    if (unroll == 4) return launch_un<T, 4>(a, rv, threads, smem, st, pdl);
+    return launch_un<T, 8>(a, rv, threads, smem, st, pdl);
 }
 
 } // namespace
@@ -254,7 +281,13 @@ extern "C" int mlxn_cuda_rope_run(void *dev, void *enc, const mlxn_op_call *c) {
                                   c->name, rp.n_heads);
     /* enough threads that each handles about one batch of UNROLL units, at
        least 64 (the pair coefficients are spread over the block too) */
-    long long want = (units + UNROLL - 1) / UNROLL;
+    /* Variant choice, measured on the H100 (docs/PERF.md): 8 units per thread
+       batch win on long rows (>= 2048 units: the whole row is in flight with
+       256 threads), 4 on shorter rows (more threads share the row). The
+       MLXN_CUDA_ROPE_UNROLL=4 kernel-lab switch forces 4. */
+    const mlxn_cuda_dev *cd = (const mlxn_cuda_dev *)dev;
+    const int unroll = cd->rope_unroll == 8 && units >= 2048 ? 8 : 4;
+    long long want = (units + unroll - 1) / unroll;
     if (want < rp.n_pairs) want = rp.n_pairs;
     int threads = (int)((want + 31) / 32 * 32);
     if (threads < 64) threads = 64;
@@ -262,8 +295,8 @@ extern "C" int mlxn_cuda_rope_run(void *dev, void *enc, const mlxn_op_call *c) {
     const size_t smem = sizeof(float2) * (size_t)rp.n_pairs;
     cudaStream_t st = ((mlxn_cuda_enc *)enc)->stream;
     switch (rp.dtype) {
-    case MLXN_F32: return launch_t<float>(a, rv, threads, smem, st);
-    case MLXN_F16: return launch_t<__half>(a, rv, threads, smem, st);
-    default: return launch_t<__nv_bfloat16>(a, rv, threads, smem, st);
+    case MLXN_F32: return launch_t<float>(a, rv, threads, smem, st, unroll, cd->pdl);
+    case MLXN_F16: return launch_t<__half>(a, rv, threads, smem, st, unroll, cd->pdl);
+    default: return launch_t<__nv_bfloat16>(a, rv, threads, smem, st, unroll, cd->pdl);
     }
 }
