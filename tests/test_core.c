@@ -324,7 +324,9 @@ static void test_graph(mlxn_device *d) {
     CHECK("graph/keeps_buffers_alive", s == MLXN_OK, "%s", mlxn_last_error());
 
     /* misuse */
-    CHECK("graph/end_without_begin", mlxn_encoder_end_capture(e, &g) == MLXN_ERR_INVALID_ARGUMENT, NULL);
+    mlxn_graph *none = (mlxn_graph *)1;
+    CHECK("graph/end_without_begin", mlxn_encoder_end_capture(e, &none) == MLXN_ERR_INVALID_ARGUMENT && none == NULL,
+          NULL);
     mlxn_encoder_begin_capture(e);
     CHECK("graph/double_begin", mlxn_encoder_begin_capture(e) == MLXN_ERR_INVALID_ARGUMENT, NULL);
     CHECK("graph/wait_while_capturing", mlxn_encoder_wait(e) == MLXN_ERR_INVALID_ARGUMENT, NULL);
