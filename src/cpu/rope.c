@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 #endif
@@ -210,9 +211,16 @@ int mlxn_cpu_rope_run(void *dev, void *enc, const mlxn_op_call *call) {
     void *y = call->args[1].ptr;
     const int64_t n_rows = rp->n_rows, n_heads = rp->n_heads, hd = rp->head_dim;
     const int nt = mlxn_cpu_threads();
-    /* stream (bypass the cache) outputs larger than a core's L2: measured faster even
-       when the loop reuses one buffer (docs/PERF.md, CPU side by side) */
-    const bool stream = call->args[1].nbytes >= ((size_t)4 << 20) && x != y;
+    /* Stream (bypass the cache) only when input + output exceed the last-level
+       cache: then the output would be evicted before anyone reads it and the
+       streaming stores save the read-for-ownership. Below that, keeping the
+       output in cache wins (measured, docs/PERF.md). */
+    static size_t llc = 0;
+    if (!llc) {
+        long v = sysconf(_SC_LEVEL3_CACHE_SIZE);
+        llc = v > 0 ? (size_t)v : ((size_t)32 << 20);
+    }
+    const bool stream = call->args[0].nbytes + call->args[1].nbytes > llc && x != y;
     if (n_rows >= 2 * nt) {
 #pragma omp parallel for schedule(static) num_threads(nt)
         for (int64_t r = 0; r < n_rows; r++) {
