@@ -140,3 +140,45 @@ int parse_backends(const char *arg, mlxn_backend out[2]) {
     if (!strcmp(arg, "cuda")) { out[0] = MLXN_BACKEND_CUDA; return 1; }
     return 0;
 }
+
+int run_suite(int argc, char **argv, const char *suite, suite_fn fn, void *user) {
+    const char *barg = "all";
+    report_t rep = {0};
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-b") && i + 1 < argc) barg = argv[++i];
+        else if (!strcmp(argv[i], "-o") && i + 1 < argc) rep.filter = argv[++i];
+        else if (!strcmp(argv[i], "-v")) rep.verbose = true;
+        else {
+            fprintf(stderr, "usage: %s [-b cpu|cuda|all] [-o SUBSTRING] [-v]\n", argv[0]);
+            return 2;
+        }
+    }
+    mlxn_backend bk[2];
+    int nb = parse_backends(barg, bk);
+    if (!nb) {
+        fprintf(stderr, "%s: unknown backend '%s'\n", suite, barg);
+        return 2;
+    }
+    for (int b = 0; b < nb; b++) {
+        const char *bname = bk[b] == MLXN_BACKEND_CPU ? "cpu" : "cuda";
+        test_env env = {NULL, NULL, bname};
+        if (mlxn_device_open(bk[b], 0, &env.dev) != MLXN_OK) {
+            printf("backend %s: skipped (%s)\n", bname, mlxn_last_error());
+            rep.skipped++;
+            continue;
+        }
+        if (mlxn_encoder_new(env.dev, &env.enc) != MLXN_OK) {
+            printf("backend %s: encoder_new failed: %s\n", bname, mlxn_last_error());
+            rep.failed++;
+            mlxn_device_close(env.dev);
+            continue;
+        }
+        printf("backend: %s\n", mlxn_device_name(env.dev));
+        int before = rep.failed;
+        fn(&env, &rep, user);
+        printf("  %s: %d failures\n", mlxn_device_name(env.dev), rep.failed - before);
+        mlxn_encoder_free(env.enc);
+        mlxn_device_close(env.dev);
+    }
+    return report_finish(&rep, suite);
+}

@@ -51,4 +51,19 @@ int  report_finish(const report_t *r, const char *suite);
    Returns the count written to out (<= 2). */
 int  parse_backends(const char *arg, mlxn_backend out[2]);
 
+/* What a suite runs against: one opened device and an encoder on it. */
+typedef struct {
+    mlxn_device  *dev;
+    mlxn_encoder *enc;
+    const char   *backend; /* "cpu" or "cuda" */
+} test_env;
+typedef void (*suite_fn)(const test_env *env, report_t *rep, void *user);
+
+/* The common main of the C tests: parses -b cpu|cuda|all, -o SUBSTRING and -v
+   (any other argument is an error), then runs fn once per backend that can be
+   opened (one that cannot counts as skipped, so a run with no GPU exits 77),
+   and prints the closing "N passed, N failed, N skipped" line. Returns the
+   process exit code. */
+int run_suite(int argc, char **argv, const char *suite, suite_fn fn, void *user);
+
 #endif

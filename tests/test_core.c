@@ -14,9 +14,9 @@
 #include "harness.h"
 #include "mlxn.h"
 
-static report_t rep;
+static report_t *g_rep; /* the suite's report, set by suite() */
 
-#define CHECK(name, cond, ...) report_case(&rep, name, (cond), __VA_ARGS__)
+#define CHECK(name, cond, ...) report_case(g_rep, name, (cond), __VA_ARGS__)
 
 /* ---- dtypes (backend independent) ---------------------------------------- */
 
@@ -445,37 +445,20 @@ static void test_threads(mlxn_device *d) {
     CHECK("threads/encoder_per_thread", ok, NULL);
 }
 
+static void suite(const test_env *env, report_t *rep, void *user) {
+    g_rep = rep;
+    bool *dtypes_done = user;
+    if (!*dtypes_done) test_dtypes(); /* backend independent: once */
+    *dtypes_done = true;
+    test_devices(env->dev);
+    test_buffers(env->dev);
+    test_pool(env->dev);
+    test_graph(env->dev);
+    test_decode_step_allocs(env->dev);
+    test_threads(env->dev);
+}
+
 int main(int argc, char **argv) {
-    const char *barg = "all";
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-b") && i + 1 < argc) barg = argv[++i];
-        else if (!strcmp(argv[i], "-v")) rep.verbose = true;
-        else {
-            fprintf(stderr, "usage: %s [-b cpu|cuda|all] [-v]\n", argv[0]);
-            return 2;
-        }
-    }
-    mlxn_backend bk[2];
-    int nb = parse_backends(barg, bk);
-    if (!nb) return 2;
-    bool ran = false;
-    for (int b = 0; b < nb; b++) {
-        mlxn_device *d = NULL;
-        if (mlxn_device_open(bk[b], 0, &d) != MLXN_OK) {
-            printf("backend %s: skipped (%s)\n", bk[b] == MLXN_BACKEND_CPU ? "cpu" : "cuda", mlxn_last_error());
-            rep.skipped++;
-            continue;
-        }
-        if (!ran) test_dtypes(); /* backend independent: once */
-        ran = true;
-        printf("backend: %s\n", mlxn_device_name(d));
-        test_devices(d);
-        test_buffers(d);
-        test_pool(d);
-        test_graph(d);
-        test_decode_step_allocs(d);
-        test_threads(d);
-        mlxn_device_close(d);
-    }
-    return report_finish(&rep, "test_core");
+    bool dtypes_done = false;
+    return run_suite(argc, argv, "test_core", suite, &dtypes_done);
 }

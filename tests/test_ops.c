@@ -326,53 +326,22 @@ static void list_case(ctx_t *cx, const rcase *c) {
     printf("%s\n", c->name);
 }
 
+static void suite(const test_env *env, report_t *rep, void *user) {
+    (void)user;
+    ctx_t cx = {env->dev, env->enc, rep};
+    rope_cases(&cx, run_case);
+    rope_multi_cases(&cx, run_case);
+    vision2d_cases(&cx, run_case);
+}
+
 int main(int argc, char **argv) {
-    const char *barg = "all";
-    report_t rep = {0};
-    bool list = false;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-b") && i + 1 < argc) barg = argv[++i];
-        else if (!strcmp(argv[i], "-o") && i + 1 < argc) rep.filter = argv[++i];
-        else if (!strcmp(argv[i], "-v")) rep.verbose = true;
-        else if (!strcmp(argv[i], "--list")) list = true;
-        else {
-            fprintf(stderr, "usage: %s [-b cpu|cuda|all] [-o SUBSTRING] [-v] [--list]\n", argv[0]);
-            return 2;
-        }
-    }
-    if (list) {
+    if (argc == 2 && !strcmp(argv[1], "--list")) {
+        report_t rep = {0};
         ctx_t cx = {NULL, NULL, &rep};
         rope_cases(&cx, list_case);
         rope_multi_cases(&cx, list_case);
         vision2d_cases(&cx, list_case);
         return 0;
     }
-    mlxn_backend bk[2];
-    int nb = parse_backends(barg, bk);
-    if (!nb) { fprintf(stderr, "unknown backend '%s'\n", barg); return 2; }
-    for (int b = 0; b < nb; b++) {
-        mlxn_device *dev = NULL;
-        if (mlxn_device_open(bk[b], 0, &dev) != MLXN_OK) {
-            printf("backend %s: skipped (%s)\n", bk[b] == MLXN_BACKEND_CPU ? "cpu" : "cuda", mlxn_last_error());
-            rep.skipped++;
-            continue;
-        }
-        mlxn_encoder *enc = NULL;
-        if (mlxn_encoder_new(dev, &enc) != MLXN_OK) {
-            printf("encoder_new failed: %s\n", mlxn_last_error());
-            rep.failed++;
-            mlxn_device_close(dev);
-            continue;
-        }
-        printf("backend: %s\n", mlxn_device_name(dev));
-        int before = rep.failed;
-        ctx_t cx = {dev, enc, &rep};
-        rope_cases(&cx, run_case);
-        rope_multi_cases(&cx, run_case);
-        vision2d_cases(&cx, run_case);
-        printf("  %s: %d failures\n", mlxn_device_name(dev), rep.failed - before);
-        mlxn_encoder_free(enc);
-        mlxn_device_close(dev);
-    }
-    return report_finish(&rep, "test_ops");
+    return run_suite(argc, argv, "test_ops", suite, NULL);
 }

@@ -598,50 +598,17 @@ static void case_9(ctx_t *cx) {
 
 /* ---- main ------------------------------------------------------------------------------ */
 
-int main(int argc, char **argv) {
-    const char *barg = "all";
-    report_t rep = {0};
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-b") && i + 1 < argc) barg = argv[++i];
-        else if (!strcmp(argv[i], "-o") && i + 1 < argc) rep.filter = argv[++i];
-        else if (!strcmp(argv[i], "-v")) rep.verbose = true;
-        else {
-            fprintf(stderr, "usage: %s [-b cpu|cuda|all] [-o SUBSTRING] [-v]\n", argv[0]);
-            return 2;
-        }
-    }
-    mlxn_backend bk[2];
-    int nb = parse_backends(barg, bk);
-    if (!nb) { fprintf(stderr, "unknown backend '%s'\n", barg); return 2; }
-    for (int b = 0; b < nb; b++) {
-        const char *bname = bk[b] == MLXN_BACKEND_CPU ? "cpu" : "cuda";
-        mlxn_device *dev = NULL;
-        if (mlxn_device_open(bk[b], 0, &dev) != MLXN_OK) {
-            printf("backend %s: skipped (%s)\n", bname, mlxn_last_error());
-            rep.skipped++;
-            continue;
-        }
-        mlxn_encoder *enc = NULL;
-        if (mlxn_encoder_new(dev, &enc) != MLXN_OK) {
-            printf("encoder_new failed: %s\n", mlxn_last_error());
-            rep.failed++;
-            mlxn_device_close(dev);
-            continue;
-        }
-        printf("backend: %s\n", mlxn_device_name(dev));
-        int before = rep.failed;
-        ctx_t cx = {dev, enc, &rep, bname};
-        case_1_2(&cx);
-        case_3(&cx);
-        case_4(&cx);
-        case_5(&cx);
-        case_6(&cx);
-        case_7(&cx);
-        case_8(&cx);
-        case_9(&cx);
-        printf("  %s: %d failures\n", mlxn_device_name(dev), rep.failed - before);
-        mlxn_encoder_free(enc);
-        mlxn_device_close(dev);
-    }
-    return report_finish(&rep, "test_rope_examples");
+static void suite(const test_env *env, report_t *rep, void *user) {
+    (void)user;
+    ctx_t cx = {env->dev, env->enc, rep, env->backend};
+    case_1_2(&cx);
+    case_3(&cx);
+    case_4(&cx);
+    case_5(&cx);
+    case_6(&cx);
+    case_7(&cx);
+    case_8(&cx);
+    case_9(&cx);
 }
+
+int main(int argc, char **argv) { return run_suite(argc, argv, "test_rope_examples", suite, NULL); }

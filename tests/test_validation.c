@@ -1289,50 +1289,21 @@ static void pool_device_cases(ctx_t *cx) {
 
 /* ---- main ----------------------------------------------------------------------------- */
 
-int main(int argc, char **argv) {
-    const char *barg = "all";
-    report_t rep = {0};
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "-b") && i + 1 < argc) barg = argv[++i];
-        else if (!strcmp(argv[i], "-o") && i + 1 < argc) rep.filter = argv[++i];
-        else if (!strcmp(argv[i], "-v")) rep.verbose = true;
-        else {
-            fprintf(stderr, "usage: %s [-b cpu|cuda|all] [-o SUBSTRING] [-v]\n", argv[0]);
-            return 2;
-        }
+static void suite(const test_env *env, report_t *rep, void *user) {
+    (void)user;
+    mlxn_device *other = NULL;
+    if (mlxn_device_open(MLXN_BACKEND_CPU, 0, &other) != MLXN_OK) {
+        report_case(rep, "setup/second_cpu_device", false, "%s", mlxn_last_error());
+        return;
     }
-    mlxn_backend bk[2];
-    int nb = parse_backends(barg, bk);
-    if (!nb) { fprintf(stderr, "unknown backend '%s'\n", barg); return 2; }
-    for (int b = 0; b < nb; b++) {
-        const char *bname = bk[b] == MLXN_BACKEND_CPU ? "cpu" : "cuda";
-        mlxn_device *dev = NULL, *other = NULL;
-        if (mlxn_device_open(bk[b], 0, &dev) != MLXN_OK) {
-            printf("backend %s: skipped (%s)\n", bname, mlxn_last_error());
-            rep.skipped++;
-            continue;
-        }
-        mlxn_encoder *enc = NULL;
-        if (mlxn_device_open(MLXN_BACKEND_CPU, 0, &other) != MLXN_OK || mlxn_encoder_new(dev, &enc) != MLXN_OK) {
-            printf("backend %s: setup failed: %s\n", bname, mlxn_last_error());
-            rep.failed++;
-            mlxn_device_close(other);
-            mlxn_device_close(dev);
-            continue;
-        }
-        printf("backend: %s\n", mlxn_device_name(dev));
-        int before = rep.failed;
-        ctx_t cx = {dev, other, enc, &rep, bname};
-        rope_cases(&cx);
-        multi_cases(&cx);
-        v2d_cases(&cx);
-        buffer_cases(&cx);
-        encoder_cases(&cx);
-        pool_device_cases(&cx);
-        printf("  %s: %d failures\n", mlxn_device_name(dev), rep.failed - before);
-        mlxn_encoder_free(enc);
-        mlxn_device_close(other);
-        mlxn_device_close(dev);
-    }
-    return report_finish(&rep, "test_validation");
+    ctx_t cx = {env->dev, other, env->enc, rep, env->backend};
+    rope_cases(&cx);
+    multi_cases(&cx);
+    v2d_cases(&cx);
+    buffer_cases(&cx);
+    encoder_cases(&cx);
+    pool_device_cases(&cx);
+    mlxn_device_close(other);
 }
+
+int main(int argc, char **argv) { return run_suite(argc, argv, "test_validation", suite, NULL); }

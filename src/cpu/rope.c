@@ -85,39 +85,42 @@ DEFINE_ROTATE(rotate_bf16, uint16_t, mlxn_b2f, mlxn_f2b)
    sin with alternating sign (-s, +s), so y = x*c2 + swap_pairs(x)*s2. Large
    outputs are written with streaming stores: the output is not read by this
    op, and skipping the read-for-ownership saves a third of the traffic. */
-static bool rotate_f32_avx(const mlxn_rope_plan *rp, const float *x, float *y, const float *c2, const float *s2,
-                           const float *cs, const float *sn, bool stream) {
-    const int G = rp->group, np = rp->n_pairs;
-    if ((G == 1 && (2 * np) % 8) || (G > 1 && G % 8)) return false;
-    if (((uintptr_t)y % 32) != 0) stream = false;
-    if (stream && rp->head_dim % 8 != 0) stream = false;
-#define ST(p, v) (stream ? _mm256_stream_ps((p), (v)) : _mm256_storeu_ps((p), (v)))
-    if (G == 1) {
-        for (int j = 0; j < 2 * np; j += 8) {
-            __m256 v = _mm256_loadu_ps(x + j);
-            __m256 sw = _mm256_permute_ps(v, 0xB1);
-            ST(y + j, _mm256_fmadd_ps(v, _mm256_loadu_ps(c2 + j), _mm256_mul_ps(sw, _mm256_loadu_ps(s2 + j))));
-        }
-    } else {
-        for (int b = 0; b < np / G; b++) {
-            const float *xa = x + 2 * b * G, *xb = xa + G;
-            float *ya = y + 2 * b * G, *yb = ya + G;
-            for (int i = 0; i < G; i += 8) {
-                __m256 x0 = _mm256_loadu_ps(xa + i), x1 = _mm256_loadu_ps(xb + i);
-                __m256 c = _mm256_loadu_ps(cs + b * G + i), s = _mm256_loadu_ps(sn + b * G + i);
-                ST(ya + i, _mm256_fmsub_ps(x0, c, _mm256_mul_ps(x1, s)));
-                ST(yb + i, _mm256_fmadd_ps(x0, s, _mm256_mul_ps(x1, c)));
-            }
-        }
+#define DEFINE_ROTATE_AVX(NAME, T, LD8, ST8)                                                             \
+    static bool NAME(const mlxn_rope_plan *rp, const T *x, T *y, const float *c2, const float *s2,       \
+                     const float *cs, const float *sn, bool stream) {                                     \
+        const int G = rp->group, np = rp->n_pairs;                                                       \
+        if ((G == 1 && (2 * np) % 8) || (G > 1 && G % 8)) return false;                                  \
+        if (((uintptr_t)y % 32) != 0 || rp->head_dim % 8 != 0) stream = false;                           \
+        if (G == 1) {                                                                                    \
+            for (int j = 0; j < 2 * np; j += 8) {                                                        \
+                __m256 v = LD8(x + j);                                                                   \
+                __m256 sw = _mm256_permute_ps(v, 0xB1);                                                  \
+                ST8(y + j, _mm256_fmadd_ps(v, _mm256_loadu_ps(c2 + j), _mm256_mul_ps(sw, _mm256_loadu_ps(s2 + j)))); \
+            }                                                                                            \
+        } else {                                                                                         \
+            for (int b = 0; b < np / G; b++) {                                                           \
+                const T *xa = x + 2 * b * G, *xb = xa + G;                                               \
+                T *ya = y + 2 * b * G, *yb = ya + G;                                                     \
+                for (int i = 0; i < G; i += 8) {                                                         \
+                    __m256 x0 = LD8(xa + i), x1 = LD8(xb + i);                                           \
+                    __m256 c = _mm256_loadu_ps(cs + b * G + i), s = _mm256_loadu_ps(sn + b * G + i);     \
+                    ST8(ya + i, _mm256_fmsub_ps(x0, c, _mm256_mul_ps(x1, s)));                           \
+                    ST8(yb + i, _mm256_fmadd_ps(x0, s, _mm256_mul_ps(x1, c)));                           \
+                }                                                                                        \
+            }                                                                                            \
+        }                                                                                                \
+        if (x != y) {                                                                                    \
+            int j = 2 * np;                                                                              \
+            for (; j + 8 <= rp->head_dim; j += 8) ST8(y + j, LD8(x + j));                               \
+            for (; j < rp->head_dim; j++) y[j] = x[j];                                                   \
+        }                                                                                                \
+        (void)stream;                                                                                    \
+        return true;                                                                                     \
     }
-    int j = 2 * np;
-    if (x != y) {
-        for (; j + 8 <= rp->head_dim; j += 8) ST(y + j, _mm256_loadu_ps(x + j));
-        for (; j < rp->head_dim; j++) y[j] = x[j];
-    }
-#undef ST
-    return true;
-}
+
+#define LD8F(p) _mm256_loadu_ps(p)
+#define ST8F(p, v) (stream ? _mm256_stream_ps((p), (v)) : _mm256_storeu_ps((p), (v)))
+DEFINE_ROTATE_AVX(rotate_f32_avx, float, LD8F, ST8F)
 #endif
 
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
@@ -126,31 +129,7 @@ static inline __m256 ld8h(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_
 static inline void st8h(uint16_t *p, __m256 v) {
     _mm_storeu_si128((__m128i *)p, _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
 }
-static bool rotate_f16_avx(const mlxn_rope_plan *rp, const uint16_t *x, uint16_t *y, const float *c2,
-                           const float *s2, const float *cs, const float *sn) {
-    const int G = rp->group, np = rp->n_pairs;
-    if ((G == 1 && (2 * np) % 8) || (G > 1 && G % 8)) return false;
-    if (G == 1) {
-        for (int j = 0; j < 2 * np; j += 8) {
-            __m256 v = ld8h(x + j);
-            __m256 sw = _mm256_permute_ps(v, 0xB1);
-            st8h(y + j, _mm256_fmadd_ps(v, _mm256_loadu_ps(c2 + j), _mm256_mul_ps(sw, _mm256_loadu_ps(s2 + j))));
-        }
-    } else {
-        for (int b = 0; b < np / G; b++) {
-            const uint16_t *xa = x + 2 * b * G, *xb = xa + G;
-            uint16_t *ya = y + 2 * b * G, *yb = ya + G;
-            for (int i = 0; i < G; i += 8) {
-                __m256 x0 = ld8h(xa + i), x1 = ld8h(xb + i);
-                __m256 c = _mm256_loadu_ps(cs + b * G + i), s = _mm256_loadu_ps(sn + b * G + i);
-                st8h(ya + i, _mm256_fmsub_ps(x0, c, _mm256_mul_ps(x1, s)));
-                st8h(yb + i, _mm256_fmadd_ps(x0, s, _mm256_mul_ps(x1, c)));
-            }
-        }
-    }
-    if (x != y) memcpy(y + 2 * np, x + 2 * np, sizeof(uint16_t) * (size_t)(rp->head_dim - 2 * np));
-    return true;
-}
+DEFINE_ROTATE_AVX(rotate_f16_avx, uint16_t, ld8h, st8h)
 #endif
 
 static void rotate_head(const mlxn_rope_plan *rp, const void *x, void *y, int64_t elem_off, const float *cs,
@@ -162,7 +141,7 @@ static void rotate_head(const mlxn_rope_plan *rp, const void *x, void *y, int64_
 #endif
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
     if (rp->dtype == MLXN_F16 &&
-        rotate_f16_avx(rp, (const uint16_t *)x + elem_off, (uint16_t *)y + elem_off, c2, s2, cs, sn))
+        rotate_f16_avx(rp, (const uint16_t *)x + elem_off, (uint16_t *)y + elem_off, c2, s2, cs, sn, false))
         return;
 #endif
 #if !defined(__AVX2__) || !defined(__FMA__)

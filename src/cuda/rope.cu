@@ -136,6 +136,34 @@ __device__ __forceinline__ void store_unit(const RopeArgs &a, const float2 *cs, 
 }
 
 
+/* Units base, base + blockDim, ... (UNROLL of them) of token row `row`. */
+template <typename T, int RV, int UNROLL>
+__device__ __forceinline__ void load_batch(const RopeArgs &a, const T *x, int64_t row, int base, Unit (&v)[UNROLL]) {
+    const int uph = a.rot_units + a.pass_units, total = a.rp.n_heads * uph;
+#pragma unroll
+    for (int j = 0; j < UNROLL; j++) {
+        const int u = base + j * (int)blockDim.x;
+        if (u < total) {
+            const int h = u / uph;
+            load_unit<T, RV>(a, x + (row * a.rp.n_heads + h) * (int64_t)a.rp.head_dim, u - h * uph, v[j]);
+        }
+    }
+}
+
+template <typename T, int RV, int UNROLL>
+__device__ __forceinline__ void store_batch(const RopeArgs &a, const float2 *cs, T *y, int64_t row, int base,
+                                            const Unit (&v)[UNROLL]) {
+    const int uph = a.rot_units + a.pass_units, total = a.rp.n_heads * uph;
+#pragma unroll
+    for (int j = 0; j < UNROLL; j++) {
+        const int u = base + j * (int)blockDim.x;
+        if (u < total) {
+            const int h = u / uph;
+            store_unit<T, RV>(a, cs, y + (row * a.rp.n_heads + h) * (int64_t)a.rp.head_dim, u - h * uph, v[j]);
+        }
+    }
+}
+
 /* One block per token row. Order of work, chosen so that the three memory
    latencies of a row overlap instead of adding up: (1) the first batch of
    each thread's data loads and the position loads are issued, (2) the pair
@@ -170,14 +198,7 @@ __global__ void __launch_bounds__(256) rope_kernel(const RopeArgs a) {
 
     Unit v[UNROLL];
     int base = tid;
-#pragma unroll
-    for (int j = 0; j < UNROLL; j++) {
-        const int u = base + j * bd;
-        if (u < total) {
-            const int h = u / uph;
-            load_unit<T, RV>(a, x + (row * rp.n_heads + h) * (int64_t)rp.head_dim, u - h * uph, v[j]);
-        }
-    }
+    load_batch<T, RV, UNROLL>(a, x, row, base, v);
 
     for (int p = tid; p < rp.n_pairs; p += bd) {
         int idx = idx0, axis = axis0;
@@ -200,24 +221,10 @@ __global__ void __launch_bounds__(256) rope_kernel(const RopeArgs a) {
     __syncthreads();
 
     for (;;) {
-#pragma unroll
-        for (int j = 0; j < UNROLL; j++) {
-            const int u = base + j * bd;
-            if (u < total) {
-                const int h = u / uph;
-                store_unit<T, RV>(a, cs, y + (row * rp.n_heads + h) * (int64_t)rp.head_dim, u - h * uph, v[j]);
-            }
-        }
+        store_batch<T, RV, UNROLL>(a, cs, y, row, base, v);
         base += UNROLL * bd;
         if (base >= total) break;
-#pragma unroll
-        for (int j = 0; j < UNROLL; j++) {
-            const int u = base + j * bd;
-            if (u < total) {
-                const int h = u / uph;
-                load_unit<T, RV>(a, x + (row * rp.n_heads + h) * (int64_t)rp.head_dim, u - h * uph, v[j]);
-            }
-        }
+        load_batch<T, RV, UNROLL>(a, x, row, base, v);
     }
 }
 
