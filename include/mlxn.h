@@ -342,6 +342,102 @@ MLXN_API mlxn_status mlxn_vision_2d_rope(mlxn_encoder *e, const mlxn_buffer *inp
                                          const mlxn_buffer *pos_x, const mlxn_buffer *pos_y,
                                          const mlxn_vision_2d_rope_params *p);
 
+
+/* ------------------------------------------------------------------------- */
+/* Norms                                                                      */
+/* ------------------------------------------------------------------------- */
+/* Common rules for the row ops below: a "row" is the last dimension; an input
+   of numel N with row length `dim` has N/dim rows. Inputs and outputs are f32,
+   f16 or bf16 (output dtype = input dtype unless stated); arithmetic and
+   reductions are in f32 and the result is rounded once to the output dtype.
+   Output may be the input itself (in place) unless stated. */
+
+typedef struct {
+    float eps; /* >= 0, finite (1e-6 typical) */
+} mlxn_norm_params;
+
+/* RMS norm (llama, Qwen, Gemma; MLX mx.fast.rms_norm):
+   y = x * rsqrt(mean(x^2) + eps) * w.  x, y: [..., dim]; w: NULL (no weight) or
+   [dim] of x's dtype or f32. */
+MLXN_API mlxn_status mlxn_rms_norm(mlxn_encoder *e, const mlxn_buffer *x, const mlxn_buffer *w, mlxn_buffer *y,
+                                   const mlxn_norm_params *p);
+
+/* L2 norm (Qwen3.5 Gated-DeltaNet q/k, HF/fla l2norm): y = x / sqrt(sum(x^2) + eps). */
+MLXN_API mlxn_status mlxn_l2_norm(mlxn_encoder *e, const mlxn_buffer *x, mlxn_buffer *y, const mlxn_norm_params *p);
+
+/* ------------------------------------------------------------------------- */
+/* Elementwise and activations                                                */
+/* ------------------------------------------------------------------------- */
+
+typedef enum {
+    MLXN_UNARY_GELU,     /* 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))  (tanh approximation) */
+    MLXN_UNARY_GELU_ERF, /* 0.5 x (1 + erf(x / sqrt(2)))                                            */
+    MLXN_UNARY_SILU,     /* x * sigmoid(x)                                                          */
+    MLXN_UNARY_SIGMOID,  /* 1 / (1 + exp(-x))                                                       */
+    MLXN_UNARY_TANH,
+    MLXN_UNARY_RELU,
+    MLXN_UNARY_EXP,
+    MLXN_UNARY_LOG,      /* natural log; log(0) = -inf, log(<0) = NaN as IEEE                      */
+    MLXN_UNARY_SCALE,    /* x * alpha                                                               */
+    MLXN_UNARY_SOFTCAP   /* alpha * tanh(x / alpha), alpha > 0 (Gemma logit soft-capping)          */
+} mlxn_unary_op;
+
+typedef struct {
+    mlxn_unary_op op;
+    float alpha; /* SCALE, SOFTCAP */
+} mlxn_unary_params;
+
+/* y = op(x). x, y: same numel and dtype (any shapes). */
+MLXN_API mlxn_status mlxn_unary(mlxn_encoder *e, const mlxn_buffer *x, mlxn_buffer *y, const mlxn_unary_params *p);
+
+typedef enum { MLXN_BINARY_ADD, MLXN_BINARY_SUB, MLXN_BINARY_MUL, MLXN_BINARY_DIV } mlxn_binary_op;
+typedef struct {
+    mlxn_binary_op op;
+} mlxn_binary_params;
+
+/* y = a op b. a, y: same numel and dtype. b: a's dtype; either the same numel
+   as a, or a row vector repeated along the leading dims (numel(a) % numel(b) == 0,
+   element i of a meets element i % numel(b) of b) — bias and per-channel scale. */
+MLXN_API mlxn_status mlxn_binary(mlxn_encoder *e, const mlxn_buffer *a, const mlxn_buffer *b, mlxn_buffer *y,
+                                 const mlxn_binary_params *p);
+
+typedef enum {
+    MLXN_GLU_SWIGLU,   /* silu(gate) * up          (llama, Qwen)       */
+    MLXN_GLU_GEGLU,    /* gelu_tanh(gate) * up     (Gemma)             */
+    MLXN_GLU_GEGLU_ERF,/* gelu_erf(gate) * up                          */
+    MLXN_GLU_SIGMOID   /* sigmoid(gate) * up       (Qwen3.5 attn gate) */
+} mlxn_glu_op;
+typedef struct {
+    mlxn_glu_op op;
+} mlxn_glu_params;
+
+/* Gated linear units: y = act(gate) * up.
+   Split form: gate, up, y all [..., n], same dtype.
+   Fused form (up == NULL): gate is [..., 2n] with the gate half first and the up
+   half second in each row (ggml's fused GLU layout); y is [..., n]. */
+MLXN_API mlxn_status mlxn_glu(mlxn_encoder *e, const mlxn_buffer *gate, const mlxn_buffer *up, mlxn_buffer *y,
+                              const mlxn_glu_params *p);
+
+/* Converts between f32, f16 and bf16 (any pair, same numel; round to nearest
+   even; NaN/Inf kept). Not in place unless the dtypes are equal. */
+MLXN_API mlxn_status mlxn_cast(mlxn_encoder *e, const mlxn_buffer *x, mlxn_buffer *y);
+
+/* ------------------------------------------------------------------------- */
+/* Softmax family                                                             */
+/* ------------------------------------------------------------------------- */
+
+typedef struct {
+    float scale;   /* multiplies x first (1 = none); finite                      */
+    float softcap; /* 0 = off; else z = softcap * tanh(z / softcap), > 0        */
+} mlxn_softmax_params;
+
+/* Row softmax with ggml's soft_max_ext order: z = x*scale; z = softcap*tanh(z/softcap)
+   when softcap > 0; z += mask; y = exp(z - max z) / sum. x, y: [..., cols].
+   mask: NULL, or [mask_rows, cols] (f32, f16 or bf16; -inf allowed) added to row r
+   as mask row r % mask_rows. A row whose z is all -inf gives all zeros (not NaN). */
+MLXN_API mlxn_status mlxn_softmax(mlxn_encoder *e, const mlxn_buffer *x, const mlxn_buffer *mask, mlxn_buffer *y,
+                                  const mlxn_softmax_params *p);
+
 #ifdef __cplusplus
 }
 #endif

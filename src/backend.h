@@ -20,10 +20,42 @@ typedef enum {
     MLXN_OPK_ROPE,
     MLXN_OPK_ROPE_MULTI,
     MLXN_OPK_VISION_2D_ROPE,
+    MLXN_OPK_RMS_NORM,
+    MLXN_OPK_L2_NORM,
+    MLXN_OPK_UNARY,
+    MLXN_OPK_BINARY,
+    MLXN_OPK_GLU,
+    MLXN_OPK_CAST,
+    MLXN_OPK_SOFTMAX,
     MLXN_OPK_COUNT
 } mlxn_op_kind;
 
 #define MLXN_OP_MAX_BUFS 6
+
+/* Plans of the memory-bound families (filled by src/ops/<family>.c). */
+typedef struct {
+    int64_t rows, dim;
+    int32_t dtype;   /* x and y                                  */
+    int32_t w_dtype; /* weight dtype, -1 when there is no weight */
+    float   eps;
+} mlxn_norm_plan;
+
+typedef struct {
+    int64_t n;       /* output elements                                   */
+    int64_t nb;      /* binary: elements of b (b[i % nb])                  */
+    int64_t cols;    /* glu: output row length n (input row 2n when fused) */
+    int32_t dtype;   /* output dtype (= inputs, except cast)              */
+    int32_t src_dtype; /* cast: input dtype                               */
+    int32_t op;      /* mlxn_unary_op / mlxn_binary_op / mlxn_glu_op       */
+    int32_t fused;   /* glu: up half inside gate's rows                   */
+    float   alpha;   /* unary SCALE / SOFTCAP                              */
+} mlxn_ew_plan;
+
+typedef struct {
+    int64_t rows, cols, mask_rows; /* mask_rows 0: no mask */
+    int32_t dtype, mask_dtype;
+    float   scale, softcap;
+} mlxn_softmax_plan;
 
 /* One resolved buffer argument: the view's first byte and its extent. */
 typedef struct {
@@ -43,6 +75,9 @@ typedef struct mlxn_op_call {
     const struct mlxn_buffer *bufs[MLXN_OP_MAX_BUFS]; /* the views, kept alive by graphs */
     union {
         mlxn_rope_plan rope;                          /* rope, rope_multi, vision_2d_rope */
+        mlxn_norm_plan norm;                          /* rms_norm, l2_norm                */
+        mlxn_ew_plan ew;                              /* unary, binary, glu, cast         */
+        mlxn_softmax_plan softmax;
         struct { size_t nbytes; } copy;
     } u;
 } mlxn_op_call;
@@ -87,6 +122,13 @@ typedef struct mlxn_backend_vtable {
     mlxn_op_fn rope;
     mlxn_op_fn rope_multi;
     mlxn_op_fn vision_2d_rope;
+    mlxn_op_fn rms_norm;       /* args: 0 x, 1 w (optional), 2 y          */
+    mlxn_op_fn l2_norm;        /* args: 0 x, 2 y                          */
+    mlxn_op_fn unary;          /* args: 0 x, 1 y                          */
+    mlxn_op_fn binary;         /* args: 0 a, 1 b, 2 y                     */
+    mlxn_op_fn glu;            /* args: 0 gate, 1 up (optional), 2 y      */
+    mlxn_op_fn cast;           /* args: 0 x, 1 y                          */
+    mlxn_op_fn softmax;        /* args: 0 x, 1 mask (optional), 2 y       */
 } mlxn_backend_vtable;
 
 /* Backends report errors by returning an mlxn_status value and setting the

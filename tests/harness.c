@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static uint64_t splitmix(uint64_t *x) {
@@ -181,4 +182,81 @@ int run_suite(int argc, char **argv, const char *suite, suite_fn fn, void *user)
         mlxn_device_close(env.dev);
     }
     return report_finish(&rep, suite);
+}
+
+mlxn_status guarded_new(mlxn_device *d, mlxn_dtype t, int ndim, const int64_t *shape, int misalign, guarded_t *g) {
+    memset(g, 0, sizeof *g);
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) n *= shape[i];
+    const size_t es = mlxn_dtype_size(t);
+    g->dtype = t;
+    g->n = n;
+    g->lead = GUARD_ELEMS + misalign;
+    g->total = n + g->lead + GUARD_ELEMS;
+    int64_t sh[1] = {g->total};
+    mlxn_status s = mlxn_buffer_new(d, t, 1, sh, &g->base);
+    if (s) return s;
+    unsigned char *h = malloc((size_t)g->total * es);
+    if (!h) return MLXN_ERR_OUT_OF_MEMORY;
+    memset(h, 0xA5, (size_t)g->total * es);
+    memset(h + (size_t)g->lead * es, 0xFF, (size_t)n * es);
+    s = mlxn_buffer_write(g->base, h, (size_t)g->total * es);
+    free(h);
+    if (s) return s;
+    return mlxn_buffer_view(g->base, (size_t)g->lead * es, t, ndim, shape, &g->view);
+}
+
+mlxn_status guarded_fill(guarded_t *g, const double *v) {
+    void *h = malloc((size_t)g->n * mlxn_dtype_size(g->dtype));
+    if (!h) return MLXN_ERR_OUT_OF_MEMORY;
+    host_from_double(g->dtype, v, (size_t)g->n, h);
+    mlxn_status s = mlxn_buffer_write(g->view, h, (size_t)g->n * mlxn_dtype_size(g->dtype));
+    free(h);
+    return s;
+}
+
+mlxn_status guarded_read(guarded_t *g, double *out, bool *guards_ok) {
+    const size_t es = mlxn_dtype_size(g->dtype);
+    unsigned char *h = malloc((size_t)g->total * es);
+    if (!h) return MLXN_ERR_OUT_OF_MEMORY;
+    mlxn_status s = mlxn_buffer_read(g->base, h, (size_t)g->total * es);
+    if (!s) {
+        *guards_ok = true;
+        for (int64_t i = 0; i < g->total; i++) {
+            if (i == g->lead) i += g->n;
+            if (i >= g->total) break;
+            for (size_t k = 0; k < es; k++) *guards_ok &= h[(size_t)i * es + k] == 0xA5;
+        }
+        host_to_double(g->dtype, h + (size_t)g->lead * es, (size_t)g->n, out);
+    }
+    free(h);
+    return s;
+}
+
+void guarded_free(guarded_t *g) {
+    mlxn_buffer_free(g->view);
+    mlxn_buffer_free(g->base);
+    memset(g, 0, sizeof *g);
+}
+
+mlxn_status upload_values(mlxn_device *d, mlxn_dtype t, int ndim, const int64_t *shape, const double *v, mlxn_buffer **out) {
+    mlxn_status s = mlxn_buffer_new(d, t, ndim, shape, out);
+    if (s) return s;
+    const size_t n = mlxn_buffer_numel(*out), es = mlxn_dtype_size(t);
+    void *h = malloc(n * es);
+    if (!h) return MLXN_ERR_OUT_OF_MEMORY;
+    host_from_double(t, v, n, h);
+    s = mlxn_buffer_write(*out, h, n * es);
+    free(h);
+    return s;
+}
+
+void check_result(report_t *rep, const char *name, const double *got, const double *ref, size_t n, double limit,
+                  bool guards_ok) {
+    double e = nmse(got, ref, n);
+    if (!guards_ok) {
+        report_case(rep, name, false, "guard bytes around the output were overwritten (nmse %.3e)", e);
+        return;
+    }
+    report_case(rep, name, e <= limit, "nmse %.3e (limit %.0e)", e, limit);
 }

@@ -66,4 +66,32 @@ typedef void (*suite_fn)(const test_env *env, report_t *rep, void *user);
    process exit code. */
 int run_suite(int argc, char **argv, const char *suite, suite_fn fn, void *user);
 
+/* ---- device buffers for differential cases --------------------------------- */
+
+#define GUARD_ELEMS 64 /* guard elements on each side of a guarded output */
+
+/* An output view inside a larger allocation: the view is poisoned with
+   all-ones bytes (NaN in every float dtype), GUARD_ELEMS elements on each side
+   hold 0xA5 bytes. `misalign` shifts the view by that many elements. */
+typedef struct {
+    mlxn_buffer *base, *view;
+    mlxn_dtype dtype;
+    int64_t n, lead; /* view elements; elements before the view */
+    int64_t total;
+} guarded_t;
+mlxn_status guarded_new(mlxn_device *d, mlxn_dtype t, int ndim, const int64_t *shape, int misalign, guarded_t *g);
+/* Writes host values (rounded to the dtype) into the view, keeping the guards. */
+mlxn_status guarded_fill(guarded_t *g, const double *v);
+/* Reads the view back as doubles; *guards_ok tells whether every guard byte survived. */
+mlxn_status guarded_read(guarded_t *g, double *out, bool *guards_ok);
+void guarded_free(guarded_t *g);
+
+/* A new buffer of dtype t and shape holding v (rounded to t). */
+mlxn_status upload_values(mlxn_device *d, mlxn_dtype t, int ndim, const int64_t *shape, const double *v, mlxn_buffer **out);
+
+/* Checks a differential case's result: NMSE under `limit` (and guards intact);
+   reports it under `name`. */
+void check_result(report_t *rep, const char *name, const double *got, const double *ref, size_t n, double limit,
+                  bool guards_ok);
+
 #endif

@@ -7,6 +7,8 @@
    the dtype-rounded inputs) must be under the dtype's limit, no NaN/Inf may
    appear, and the guard bytes must be untouched.
 
+   The RoPE family lives here; the other families in tests/ops/<family>.c.
+
    usage: test_ops [-b cpu|cuda|all] [-o SUBSTRING] [-v] [--list]
    Case names encode their parameters, e.g.
      rope/neox/f16/b1.s7.h3.d64/nd32/ff/yarn/pos100000/u32/mis1/inplace */
@@ -17,6 +19,7 @@
 
 #include "harness.h"
 #include "mlxn.h"
+#include "ops/families.h"
 #include "ref/ref_rope.h"
 
 #define GUARD 64 /* guard elements on each side of the output */
@@ -59,18 +62,6 @@ typedef struct {
     mlxn_encoder *enc;
     report_t *rep;
 } ctx_t;
-
-static mlxn_status upload(mlxn_device *d, mlxn_dtype t, const double *v, int64_t n, mlxn_buffer **out) {
-    int64_t shape[1] = {n};
-    mlxn_status s = mlxn_buffer_new(d, t, 1, shape, out);
-    if (s) return s;
-    void *h = malloc((size_t)n * mlxn_dtype_size(t));
-    if (!h) return MLXN_ERR_OUT_OF_MEMORY;
-    host_from_double(t, v, (size_t)n, h);
-    s = mlxn_buffer_write(*out, h, (size_t)n * mlxn_dtype_size(t));
-    free(h);
-    return s;
-}
 
 static void run_case(ctx_t *cx, const rcase *c) {
     report_t *rep = cx->rep;
@@ -132,17 +123,17 @@ static void run_case(ctx_t *cx, const rcase *c) {
             if ((s = mlxn_buffer_view(inb, off, c->dt, nd, shp, &in))) goto dev_err;
         }
     }
-    if ((s = upload(cx->dev, c->pos_dt, posd, n_pos, &pos))) goto dev_err;
+    if ((s = upload_values(cx->dev, c->pos_dt, 1, &n_pos, posd, &pos))) goto dev_err;
 
     if (c->op == OP_ROPE) {
-        if (c->use_ff && (s = upload(cx->dev, MLXN_F32, ff, nff, &ffb))) goto dev_err;
+        if (c->use_ff && (s = upload_values(cx->dev, MLXN_F32, 1, &(int64_t){nff}, ff, &ffb))) goto dev_err;
         s = mlxn_rope(cx->enc, in, out, pos, ffb, &c->rp);
         ref_rope(x, ref, c->batch, c->seq, c->heads, c->hd, posi, c->use_ff ? ff : NULL, &c->rp);
     } else if (c->op == OP_ROPE_MULTI) {
         s = mlxn_rope_multi(cx->enc, in, out, pos, &c->mp);
         ref_rope_multi(x, ref, posi, &c->mp);
     } else {
-        if ((s = upload(cx->dev, c->pos_dt, posd + n_pos, n_pos, &pos2))) goto dev_err;
+        if ((s = upload_values(cx->dev, c->pos_dt, 1, &n_pos, posd + n_pos, &pos2))) goto dev_err;
         s = mlxn_vision_2d_rope(cx->enc, in, out, pos, pos2, &c->vp);
         ref_vision_2d_rope(x, ref, posi, posi + n_pos, &c->vp);
     }
@@ -332,6 +323,9 @@ static void suite(const test_env *env, report_t *rep, void *user) {
     rope_cases(&cx, run_case);
     rope_multi_cases(&cx, run_case);
     vision2d_cases(&cx, run_case);
+    norm_suite(env, rep, false);
+    elementwise_suite(env, rep, false);
+    softmax_suite(env, rep, false);
 }
 
 int main(int argc, char **argv) {
@@ -341,6 +335,10 @@ int main(int argc, char **argv) {
         rope_cases(&cx, list_case);
         rope_multi_cases(&cx, list_case);
         vision2d_cases(&cx, list_case);
+        test_env none = {NULL, NULL, "none"};
+        norm_suite(&none, &rep, true);
+        elementwise_suite(&none, &rep, true);
+        softmax_suite(&none, &rep, true);
         return 0;
     }
     return run_suite(argc, argv, "test_ops", suite, NULL);

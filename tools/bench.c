@@ -15,7 +15,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "../bench/cases.h"
+#include "bench.h"
 #include "cli.h"
 #include "harness.h"
 
@@ -69,76 +69,52 @@ fail:
     return res;
 }
 
-typedef struct {
-    mlxn_buffer *x, *y;
-} io_set;
-
-static mlxn_status run_case(mlxn_encoder *e, const bench_case *c, const io_set *s, mlxn_buffer *pos, mlxn_buffer *pos2) {
-    switch (c->op) {
-    case BENCH_ROPE: {
-        mlxn_rope_params p = mlxn_rope_params_default((uint32_t)c->n_dims, (mlxn_rope_mode)c->mode, 10000.0f);
-        return mlxn_rope(e, s->x, s->y, pos, NULL, &p);
+mlxn_status bench_buffer(mlxn_device *d, mlxn_dtype t, int ndim, const int64_t *shape, rng_t *rng, double lo,
+                         double hi, int fill, mlxn_buffer **out) {
+    mlxn_status s = mlxn_buffer_new(d, t, ndim, shape, out);
+    if (s || !fill) return s;
+    const size_t n = (size_t)mlxn_buffer_numel(*out);
+    double *v = malloc(sizeof(double) * n);
+    void *h = malloc(n * mlxn_dtype_size(t));
+    if (!v || !h) {
+        free(v);
+        free(h);
+        return MLXN_ERR_OUT_OF_MEMORY;
     }
-    case BENCH_ROPE_MULTI: {
-        mlxn_rope_multi_params p = {(uint32_t)c->head_dim, (uint32_t)c->n_dims, (uint32_t)c->heads, (uint32_t)c->seq,
-                                    10000.0f, (mlxn_rope_multi_mode)c->mode,
-                                    {c->sections[0], c->sections[1], c->sections[2], c->sections[3]}};
-        return mlxn_rope_multi(e, s->x, s->y, pos, &p);
-    }
-    default: {
-        mlxn_vision_2d_rope_params p = {(uint32_t)c->head_dim, (uint32_t)c->heads, (uint32_t)c->seq, 100.0f};
-        return mlxn_vision_2d_rope(e, s->x, s->y, pos, pos2, &p);
-    }
-    }
+    const bool integer = t == MLXN_I32 || t == MLXN_U32;
+    for (size_t i = 0; i < n; i++) v[i] = integer ? (double)rng_int(rng, (int64_t)lo, (int64_t)hi) : rng_uniform(rng, lo, hi);
+    host_from_double(t, v, n, h);
+    s = mlxn_buffer_write(*out, h, n * mlxn_dtype_size(t));
+    free(v);
+    free(h);
+    return s;
 }
 
 /* Times one case; returns the median microseconds per op, or -1. */
-static double time_case(mlxn_device *d, mlxn_encoder *e, const bench_case *c, int reps, bool hot, double *bytes_out,
-                        double *graph_us, double *host_out) {
+static double time_case(mlxn_device *d, mlxn_encoder *e, const bench_case *c, int reps, bool hot, double *graph_us,
+                        double *host_out) {
     const bool gpu = mlxn_device_backend(d) == MLXN_BACKEND_CUDA;
-    const size_t es = mlxn_dtype_size(c->dtype);
-    const int64_t n = (int64_t)c->seq * c->heads * c->head_dim;
-    const int64_t npos = c->op == BENCH_ROPE_MULTI ? 4ll * c->seq : c->seq;
-    const double bytes = 2.0 * (double)n * (double)es + (double)npos * 4.0 * (c->op == BENCH_VISION2D ? 2 : 1);
-    *bytes_out = bytes;
     const double target = gpu ? 256e6 : 64e6;
-    int K = (int)ceil(target / bytes);
+    int K = (int)ceil(target / c->bytes);
     if (K < 1) K = 1;
     if (K > 64) K = 64;
-    io_set *sets = calloc((size_t)K, sizeof *sets);
-    mlxn_buffer *pos = NULL, *pos2 = NULL;
-    mlxn_timer *t = NULL;
-    double *us = calloc((size_t)reps, sizeof *us), res = -1.0;
-    void *h = malloc((size_t)n * es);
-    int32_t *ph = malloc(sizeof(int32_t) * (size_t)npos);
-    double *hx = malloc(sizeof(double) * (size_t)n);
-    rng_t r;
-    rng_seed(&r, hash_str(c->name));
-    for (int64_t i = 0; i < npos; i++) ph[i] = (int32_t)rng_int(&r, 0, 4095);
-    int64_t shp[3] = {c->seq, c->heads, c->head_dim}, sp[1] = {npos};
-    CK(mlxn_buffer_new(d, MLXN_I32, 1, sp, &pos));
-    CK(mlxn_buffer_write(pos, ph, sizeof(int32_t) * (size_t)npos));
-    if (c->op == BENCH_VISION2D) {
-        CK(mlxn_buffer_new(d, MLXN_I32, 1, sp, &pos2));
-        CK(mlxn_buffer_write(pos2, ph, sizeof(int32_t) * (size_t)npos));
-    }
     /* hot: K launches on one set (cache-warm, ggml's perf mode); else K sets */
     const int nsets = hot ? 1 : K;
-    for (int k = 0; k < nsets; k++) {
-        for (int64_t i = 0; i < n; i++) hx[i] = rng_uniform(&r, -1.0, 1.0);
-        host_from_double(c->dtype, hx, (size_t)n, h);
-        CK(mlxn_buffer_new(d, c->dtype, 3, shp, &sets[k].x));
-        CK(mlxn_buffer_new(d, c->dtype, 3, shp, &sets[k].y));
-        CK(mlxn_buffer_write(sets[k].x, h, (size_t)n * es));
-    }
+    void **sets = calloc((size_t)nsets, sizeof *sets);
+    mlxn_timer *t = NULL;
+    double *us = calloc((size_t)reps, sizeof *us), *host = calloc((size_t)reps, sizeof *host), res = -1.0;
+    rng_t r;
+    rng_seed(&r, hash_str(c->name));
+    *graph_us = -1.0;
+    if (!sets || !us || !host) goto fail;
+    for (int k = 0; k < nsets; k++) CK(c->make_set(c, d, &r, &sets[k]));
     CK(mlxn_timer_new(d, &t));
-    for (int k = 0; k < K; k++) CK(run_case(e, c, &sets[k % nsets], pos, pos2)); /* warm-up */
+    for (int k = 0; k < K; k++) CK(c->run(c, e, sets[k % nsets])); /* warm-up */
     CK(mlxn_encoder_wait(e));
-    double *host = calloc((size_t)reps, sizeof *host);
     for (int rep = 0; rep < reps; rep++) {
         CK(mlxn_timer_start(t, e));
         const double h0 = host_us();
-        for (int k = 0; k < K; k++) CK(run_case(e, c, &sets[k % nsets], pos, pos2));
+        for (int k = 0; k < K; k++) CK(c->run(c, e, sets[k % nsets]));
         host[rep] = (host_us() - h0) / K; /* host cost of encoding one op */
         CK(mlxn_timer_stop(t, e));
         CK(mlxn_timer_elapsed_us(t, &us[rep]));
@@ -146,14 +122,12 @@ static double time_case(mlxn_device *d, mlxn_encoder *e, const bench_case *c, in
     }
     res = median(us, reps);
     *host_out = median(host, reps);
-    free(host);
     /* the same K ops replayed from one captured graph: the device-side cost
        per op without host launch overhead (CUDA Graphs; the CPU has none) */
-    *graph_us = -1.0;
     if (gpu) {
         mlxn_graph *g = NULL;
         CK(mlxn_encoder_begin_capture(e));
-        for (int k = 0; k < K; k++) CK(run_case(e, c, &sets[k % nsets], pos, pos2));
+        for (int k = 0; k < K; k++) CK(c->run(c, e, sets[k % nsets]));
         CK(mlxn_encoder_end_capture(e, &g));
         mlxn_status gs = mlxn_graph_launch(g, e);
         for (int rep = 0; rep < reps && !gs; rep++) {
@@ -168,18 +142,11 @@ static double time_case(mlxn_device *d, mlxn_encoder *e, const bench_case *c, in
         *graph_us = median(us, reps);
     }
 fail:
-    for (int k = 0; k < K; k++) {
-        if (!sets) break;
-        mlxn_buffer_free(sets[k].x);
-        mlxn_buffer_free(sets[k].y);
-    }
+    for (int k = 0; sets && k < nsets; k++)
+        if (sets[k]) c->free_set(sets[k]);
     free(sets);
     free(us);
-    free(h);
-    free(ph);
-    free(hx);
-    mlxn_buffer_free(pos);
-    mlxn_buffer_free(pos2);
+    free(host);
     mlxn_timer_free(t);
     return res;
 }
@@ -200,11 +167,20 @@ int cli_bench(mlxn_device *d, const bench_opts *o) {
     printf("| case | us | graph us | host us | GB/s | %% of copy | peer us | peer/ours |\n");
     printf("|---|---:|---:|---:|---:|---:|---:|---:|\n");
     int fails = 0;
-    for (size_t i = 0; i < BENCH_N_CASES; i++) {
-        const bench_case *c = &BENCH_CASES[i];
+    enum { MAX_CASES = 256 };
+    bench_case *cases = calloc(MAX_CASES, sizeof *cases);
+    if (!cases) return 1;
+    int nc = 0;
+    nc += bench_rope_cases(cases + nc, MAX_CASES - nc);
+    nc += bench_norm_cases(cases + nc, MAX_CASES - nc);
+    nc += bench_elementwise_cases(cases + nc, MAX_CASES - nc);
+    nc += bench_softmax_cases(cases + nc, MAX_CASES - nc);
+    for (int i = 0; i < nc; i++) {
+        const bench_case *c = &cases[i];
         if (o->filter && !strstr(c->name, o->filter)) continue;
-        double bytes = 0.0, gus = -1.0, hus = -1.0;
-        double us = time_case(d, e, c, reps, o->hot, &bytes, &gus, &hus);
+        double gus = -1.0, hus = -1.0;
+        double us = time_case(d, e, c, reps, o->hot, &gus, &hus);
+        const double bytes = c->bytes;
         if (us < 0) {
             printf("| %s | failed | | | | | | |\n", c->name);
             fails++;
@@ -223,6 +199,7 @@ int cli_bench(mlxn_device *d, const bench_opts *o) {
                bw > 0 ? 100.0 * gbs / bw : 0.0, peer_s, ratio_s);
         fflush(stdout);
     }
+    free(cases);
     mlxn_encoder_free(e);
     return fails ? 1 : 0;
 }

@@ -11,6 +11,13 @@ static mlxn_op_fn op_fn(const mlxn_backend_vtable *vt, mlxn_op_kind k) {
     case MLXN_OPK_ROPE: return vt->rope;
     case MLXN_OPK_ROPE_MULTI: return vt->rope_multi;
     case MLXN_OPK_VISION_2D_ROPE: return vt->vision_2d_rope;
+    case MLXN_OPK_RMS_NORM: return vt->rms_norm;
+    case MLXN_OPK_L2_NORM: return vt->l2_norm;
+    case MLXN_OPK_UNARY: return vt->unary;
+    case MLXN_OPK_BINARY: return vt->binary;
+    case MLXN_OPK_GLU: return vt->glu;
+    case MLXN_OPK_CAST: return vt->cast;
+    case MLXN_OPK_SOFTMAX: return vt->softmax;
     default: return NULL;
     }
 }

@@ -149,4 +149,11 @@ const mlxn_backend_vtable mlxn_cpu_backend = {
     .rope = mlxn_cpu_rope_run,
     .rope_multi = mlxn_cpu_rope_run,
     .vision_2d_rope = mlxn_cpu_rope_run,
+    .rms_norm = mlxn_cpu_rms_norm,
+    .l2_norm = mlxn_cpu_l2_norm,
+    .unary = mlxn_cpu_unary,
+    .binary = mlxn_cpu_binary,
+    .glu = mlxn_cpu_glu,
+    .cast = mlxn_cpu_cast,
+    .softmax = mlxn_cpu_softmax,
 };

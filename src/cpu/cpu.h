@@ -8,5 +8,12 @@
 int mlxn_cpu_threads(void);
 
 int mlxn_cpu_rope_run(void *dev, void *enc, const mlxn_op_call *c);
+int mlxn_cpu_rms_norm(void *dev, void *enc, const mlxn_op_call *c); /* norm.c        */
+int mlxn_cpu_l2_norm(void *dev, void *enc, const mlxn_op_call *c);
+int mlxn_cpu_unary(void *dev, void *enc, const mlxn_op_call *c);    /* elementwise.c */
+int mlxn_cpu_binary(void *dev, void *enc, const mlxn_op_call *c);
+int mlxn_cpu_glu(void *dev, void *enc, const mlxn_op_call *c);
+int mlxn_cpu_cast(void *dev, void *enc, const mlxn_op_call *c);
+int mlxn_cpu_softmax(void *dev, void *enc, const mlxn_op_call *c);  /* softmax.c     */
 
 #endif

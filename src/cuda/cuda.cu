@@ -217,4 +217,11 @@ extern "C" const mlxn_backend_vtable mlxn_cuda_backend = {
     mlxn_cuda_rope_run,
     mlxn_cuda_rope_run,
     mlxn_cuda_rope_run,
+    mlxn_cuda_rms_norm,
+    mlxn_cuda_l2_norm,
+    mlxn_cuda_unary,
+    mlxn_cuda_binary,
+    mlxn_cuda_glu,
+    mlxn_cuda_cast,
+    mlxn_cuda_softmax,
 };

@@ -44,6 +44,13 @@ int mlxn_cuda_use(const mlxn_cuda_dev *dev);
 extern "C" {
 #endif
 int mlxn_cuda_rope_run(void *dev, void *enc, const mlxn_op_call *c);
+int mlxn_cuda_rms_norm(void *dev, void *enc, const mlxn_op_call *c); /* norm.cu        */
+int mlxn_cuda_l2_norm(void *dev, void *enc, const mlxn_op_call *c);
+int mlxn_cuda_unary(void *dev, void *enc, const mlxn_op_call *c);    /* elementwise.cu */
+int mlxn_cuda_binary(void *dev, void *enc, const mlxn_op_call *c);
+int mlxn_cuda_glu(void *dev, void *enc, const mlxn_op_call *c);
+int mlxn_cuda_cast(void *dev, void *enc, const mlxn_op_call *c);
+int mlxn_cuda_softmax(void *dev, void *enc, const mlxn_op_call *c);  /* softmax.cu     */
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,10 @@
+/* softmax.c (CPU) — placeholder: the kernels of this family are being written. */
+#include "cpu.h"
+#include "mlxn.h"
+
+int mlxn_cpu_softmax(void *dev, void *enc, const mlxn_op_call *c) {
+    (void)dev;
+    (void)enc;
+    return mlxn_backend_error(MLXN_ERR_UNSUPPORTED, "%s: not implemented on the cpu backend yet", c->name);
+}
+

@@ -1,0 +1,2 @@
+/* norm.c — validation and planning of the norm family (being written). */
+#include "internal.h"

@@ -1,0 +1,15 @@
+/* families.h — the op families of the differential harness (tests/test_ops.c).
+   Each family file runs its cases against the float64 references on one
+   backend (list = true: only print the case names). */
+#ifndef MLXN_TEST_FAMILIES_H
+#define MLXN_TEST_FAMILIES_H
+
+#include <stdbool.h>
+
+#include "harness.h"
+
+void norm_suite(const test_env *env, report_t *rep, bool list);
+void elementwise_suite(const test_env *env, report_t *rep, bool list);
+void softmax_suite(const test_env *env, report_t *rep, bool list);
+
+#endif

@@ -1,0 +1,2 @@
+/* ref_norm.c — float64 references of the norm family (being written). */
+#include "mlxn.h"
