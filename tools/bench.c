@@ -120,8 +120,9 @@ static double time_case(mlxn_device *d, mlxn_encoder *e, const bench_case *c, in
         CK(mlxn_timer_elapsed_us(t, &us[rep]));
         us[rep] /= K;
     }
-    res = median(us, reps);
-    *host_out = median(host, reps);
+    const double per = c->ops_per_run > 0 ? (double)c->ops_per_run : 1.0;
+    res = median(us, reps) / per;
+    *host_out = median(host, reps) / per;
     /* the same K ops replayed from one captured graph: the device-side cost
        per op without host launch overhead (CUDA Graphs; the CPU has none) */
     if (gpu) {
@@ -139,7 +140,7 @@ static double time_case(mlxn_device *d, mlxn_encoder *e, const bench_case *c, in
         }
         mlxn_graph_free(g);
         CK(gs);
-        *graph_us = median(us, reps);
+        *graph_us = median(us, reps) / per;
     }
 fail:
     for (int k = 0; sets && k < nsets; k++)
@@ -175,12 +176,13 @@ int cli_bench(mlxn_device *d, const bench_opts *o) {
     nc += bench_norm_cases(cases + nc, MAX_CASES - nc);
     nc += bench_elementwise_cases(cases + nc, MAX_CASES - nc);
     nc += bench_softmax_cases(cases + nc, MAX_CASES - nc);
+    nc += bench_chain_cases(cases + nc, MAX_CASES - nc);
     for (int i = 0; i < nc; i++) {
         const bench_case *c = &cases[i];
         if (o->filter && !strstr(c->name, o->filter)) continue;
         double gus = -1.0, hus = -1.0;
         double us = time_case(d, e, c, reps, o->hot, &gus, &hus);
-        const double bytes = c->bytes;
+        const double bytes = c->bytes / (c->ops_per_run > 0 ? c->ops_per_run : 1);
         if (us < 0) {
             printf("| %s | failed | | | | | | |\n", c->name);
             fails++;

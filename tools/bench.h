@@ -17,6 +17,7 @@ struct bench_case {
     double peer_cuda_us;  /* ggml's figure on our H100, 0 if none                  */
     double peer_cpu_us;   /* ggml-cpu's figure on our CPU machine, 0 if none       */
     mlxn_dtype dtype;
+    int ops_per_run;      /* ops one run encodes (0 = 1); times are reported per op */
     int64_t i[8];         /* integer parameters, meaning per family                */
     float f[4];           /* float parameters                                      */
     /* Builds one set (inputs filled from rng, outputs allocated) on d. */
@@ -31,6 +32,7 @@ int bench_rope_cases(bench_case *out, int max);
 int bench_norm_cases(bench_case *out, int max);
 int bench_elementwise_cases(bench_case *out, int max);
 int bench_softmax_cases(bench_case *out, int max);
+int bench_chain_cases(bench_case *out, int max);
 
 /* Helpers for make_set: a buffer of dtype t and shape filled with uniform
    values in [lo, hi) (integers for i32/u32), or zero-filled when fill is 0. */

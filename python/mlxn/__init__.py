@@ -403,3 +403,4 @@ def f32_to_bf16(x):
 
 
 from . import ops  # noqa: E402  (numpy-in, numpy-out conveniences)
+from . import norm, elementwise, softmax  # noqa: E402  (op families, each its own module)
