@@ -37,7 +37,8 @@ if command -v compute-sanitizer >/dev/null 2>&1; then
   # test_core asks for 32 TiB on purpose: that API error is expected, memory errors are not
   run memcheck_core compute-sanitizer --tool memcheck --report-api-errors no --error-exitcode 3 \
       build-gpu/tests/test_core -b cuda
-  run racecheck_rope compute-sanitizer --tool racecheck --error-exitcode 3 build-gpu/tests/test_ops -b cuda -o rope_multi/imrope/f32
+  # shared-memory kernels: RoPE's angle table, block reductions of the norms and softmax
+  run racecheck compute-sanitizer --tool racecheck --error-exitcode 3 build-gpu/tests/test_ops -b cuda -o /f32/
 else
   SUMMARY+=("skip  compute-sanitizer (not installed)"); FAIL=1
 fi
@@ -49,7 +50,7 @@ echo
 echo "== gpu-check summary =="
 cat "$LOG/gpu.txt" 2>/dev/null | tail -1
 for l in "${SUMMARY[@]}"; do echo "$l"; done
-for f in ctest oracles memcheck_ops memcheck_core racecheck_rope; do
+for f in ctest oracles memcheck_ops memcheck_core racecheck; do
   [ -f "$LOG/$f.log" ] && grep -hE '[0-9]+ passed|tests passed|ERROR SUMMARY|RACECHECK SUMMARY' "$LOG/$f.log" | tail -2 | sed "s/^/      $f: /"
 done
 if [ -n "${OUT:-}" ]; then # the device tool brings back at most 8 files
