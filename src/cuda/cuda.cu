@@ -85,6 +85,11 @@ static int cu_write(void *dev, void *dst, const void *src, size_t n) {
     USE(dev);
     MLXN_CK(cudaDeviceSynchronize());
     MLXN_CK(cudaMemcpy(dst, src, n, cudaMemcpyHostToDevice));
+    /* From pageable memory cudaMemcpy may return once the data is staged,
+       before the DMA lands; encoders are non-blocking streams that do not
+       order after the legacy stream, so wait here. (Found by the harness: a
+       kernel's output was later overwritten by the poison written before it.) */
+    MLXN_CK(cudaDeviceSynchronize());
     return MLXN_OK;
 }
 
