@@ -438,6 +438,113 @@ typedef struct {
 MLXN_API mlxn_status mlxn_softmax(mlxn_encoder *e, const mlxn_buffer *x, const mlxn_buffer *mask, mlxn_buffer *y,
                                   const mlxn_softmax_params *p);
 
+
+/* ------------------------------------------------------------------------- */
+/* Fused norms                                                                */
+/* ------------------------------------------------------------------------- */
+
+/* Pre-norm residual (llama-style blocks): s = a + b; y = rms_norm(s) * w.
+   a, b, y (and sum_out): [..., dim] same dtype (f32/f16/bf16); w: NULL or [dim]
+   (x's dtype or f32). sum_out: NULL, or receives s (rounded to the dtype) — the
+   next residual. s is normalized in f32 before rounding. */
+MLXN_API mlxn_status mlxn_add_rms_norm(mlxn_encoder *e, const mlxn_buffer *a, const mlxn_buffer *b,
+                                       const mlxn_buffer *w, mlxn_buffer *y, mlxn_buffer *sum_out,
+                                       const mlxn_norm_params *p);
+
+typedef struct {
+    float eps;   /* >= 0, finite            */
+    float scale; /* multiplies the result; finite (1 = none; Gemma 4's layer scalar) */
+} mlxn_norm_add_params;
+
+/* Post-norm residual (Gemma): y = (res + rms_norm(x) * w) * scale. x, res, y:
+   [..., dim] same dtype; w: NULL or [dim] (x's dtype or f32). y may be res. */
+MLXN_API mlxn_status mlxn_rms_norm_add(mlxn_encoder *e, const mlxn_buffer *x, const mlxn_buffer *w,
+                                       const mlxn_buffer *res, mlxn_buffer *y, const mlxn_norm_add_params *p);
+
+/* Gated RMS norm (Qwen3.5 Gated-DeltaNet output gate): y = rms_norm(x) * w * silu(z).
+   x, z, y: [..., dim] same dtype; w: NULL or [dim] (x's dtype or f32). */
+MLXN_API mlxn_status mlxn_rms_norm_gate(mlxn_encoder *e, const mlxn_buffer *x, const mlxn_buffer *w,
+                                        const mlxn_buffer *z, mlxn_buffer *y, const mlxn_norm_params *p);
+
+/* ------------------------------------------------------------------------- */
+/* Layout, gathers and the KV cache                                           */
+/* ------------------------------------------------------------------------- */
+
+typedef struct {
+    float scale; /* multiplies every gathered value (1 = none; Gemma scales embeddings by sqrt(hidden)) */
+} mlxn_gather_params;
+
+/* Row gather (embedding lookup): y[i, :] = table[ids[i], :] * scale.
+   table: [n_rows, dim] f32/f16/bf16; ids: i32 or u32 [n]; y: [n, dim] of table's
+   dtype or f32. ids live on the device and cannot be checked before the op runs:
+   an id outside [0, n_rows) yields a row of zeros. */
+MLXN_API mlxn_status mlxn_gather_rows(mlxn_encoder *e, const mlxn_buffer *table, const mlxn_buffer *ids,
+                                      mlxn_buffer *y, const mlxn_gather_params *p);
+
+typedef struct {
+    int ndim;    /* 2..4, equal to x's ndim */
+    int perm[4]; /* a permutation of 0..ndim-1 */
+} mlxn_permute_params;
+
+/* y = x with its axes permuted: y.shape[i] == x.shape[perm[i]]. Any dtype (a
+   copy of 1/2/4/8-byte elements); not in place. {1,0} is a 2-D transpose,
+   {1,0,2} permute_021, {0,2,1} transpose_last2. */
+MLXN_API mlxn_status mlxn_permute(mlxn_encoder *e, const mlxn_buffer *x, mlxn_buffer *y,
+                                  const mlxn_permute_params *p);
+
+typedef struct {
+    int64_t rows, cols;            /* the block, in elements                     */
+    int64_t src_stride, src_col;   /* src row stride and first column (elements) */
+    int64_t dst_stride, dst_col;   /* dst row stride and first column            */
+} mlxn_copy_2d_params;
+
+/* Copies a rows x cols block between two row-major matrices of the same dtype:
+   dst[r*dst_stride + dst_col + c] = src[r*src_stride + src_col + c]. The block
+   must lie inside both buffers and src and dst must not overlap. Column slices,
+   concatenation by columns (one call per part), qkv_split, strided copies. */
+MLXN_API mlxn_status mlxn_copy_2d(mlxn_encoder *e, const mlxn_buffer *src, mlxn_buffer *dst,
+                                  const mlxn_copy_2d_params *p);
+
+typedef struct {
+    int interleaved; /* 0: tiled y[t,h] = x[t, h % Hg] (ggml_repeat); 1: y[t,h] = x[t, h / (H/Hg)] (HF repeat_kv) */
+} mlxn_repeat_heads_params;
+
+/* GQA head repeat: x [T, Hg, D] -> y [T, H, D], H a multiple of Hg, same dtype. */
+MLXN_API mlxn_status mlxn_repeat_heads(mlxn_encoder *e, const mlxn_buffer *x, mlxn_buffer *y,
+                                       const mlxn_repeat_heads_params *p);
+
+typedef struct {
+    uint32_t pos;  /* cache slot of the first new token */
+    int sliding;   /* 0: linear cache, pos + T > cap is an error; 1: ring, slot (pos + t) % cap, T <= cap */
+} mlxn_kv_cache_params;
+
+/* Writes T new tokens into a KV cache: src [T, H, D] (f32/f16/bf16), cache
+   [H, cap, D] (f32/f16/bf16; values converted, rounded to nearest even).
+   Token t of head h goes to cache[h, slot(t), :]. */
+MLXN_API mlxn_status mlxn_kv_cache_write(mlxn_encoder *e, const mlxn_buffer *src, mlxn_buffer *cache,
+                                         const mlxn_kv_cache_params *p);
+
+/* ------------------------------------------------------------------------- */
+/* Reductions                                                                 */
+/* ------------------------------------------------------------------------- */
+
+/* Per-row argmax: x [..., n] f32/f16/bf16 -> idx i32 [rows]; val: NULL or f32
+   [rows] receiving the maximum. Ties go to the lowest index; a NaN counts as
+   larger than any number (the first NaN wins, as numpy.argmax). */
+MLXN_API mlxn_status mlxn_argmax(mlxn_encoder *e, const mlxn_buffer *x, mlxn_buffer *idx, mlxn_buffer *val);
+
+typedef struct {
+    int exclusive; /* 1: y[i] = sum of x[0..i)  (else inclusive)  */
+    int reverse;   /* 1: sums run from the end of the row         */
+} mlxn_cumsum_params;
+
+/* Prefix sums along the last dim, accumulated in f32: x, y [..., n] same dtype
+   (f32/f16/bf16), y may be x. */
+MLXN_API mlxn_status mlxn_cumsum(mlxn_encoder *e, const mlxn_buffer *x, mlxn_buffer *y, const mlxn_cumsum_params *p);
+
+/* Row sums: x [..., n] f32/f16/bf16 -> y [rows] of x's dtype or f32, accumulated in f32. */
+MLXN_API mlxn_status mlxn_row_sum(mlxn_encoder *e, const mlxn_buffer *x, mlxn_buffer *y);
+
 #ifdef __cplusplus
 }
 #endif

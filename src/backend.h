@@ -27,6 +27,17 @@ typedef enum {
     MLXN_OPK_GLU,
     MLXN_OPK_CAST,
     MLXN_OPK_SOFTMAX,
+    MLXN_OPK_ADD_RMS_NORM,
+    MLXN_OPK_RMS_NORM_ADD,
+    MLXN_OPK_RMS_NORM_GATE,
+    MLXN_OPK_GATHER_ROWS,
+    MLXN_OPK_PERMUTE,
+    MLXN_OPK_COPY_2D,
+    MLXN_OPK_REPEAT_HEADS,
+    MLXN_OPK_KV_CACHE_WRITE,
+    MLXN_OPK_ARGMAX,
+    MLXN_OPK_CUMSUM,
+    MLXN_OPK_ROW_SUM,
     MLXN_OPK_COUNT
 } mlxn_op_kind;
 
@@ -78,6 +89,13 @@ typedef struct mlxn_op_call {
         mlxn_norm_plan norm;                          /* rms_norm, l2_norm                */
         mlxn_ew_plan ew;                              /* unary, binary, glu, cast         */
         mlxn_softmax_plan softmax;
+        /* the fused-norm, layout and reduction families: the meaning of each
+           slot is documented per op in src/ops/<family>.c */
+        struct {
+            int64_t i[12];
+            float   f[4];
+            int32_t d[4];
+        } gen;
         struct { size_t nbytes; } copy;
     } u;
 } mlxn_op_call;
@@ -129,6 +147,18 @@ typedef struct mlxn_backend_vtable {
     mlxn_op_fn glu;            /* args: 0 gate, 1 up (optional), 2 y      */
     mlxn_op_fn cast;           /* args: 0 x, 1 y                          */
     mlxn_op_fn softmax;        /* args: 0 x, 1 mask (optional), 2 y       */
+    /* fused norms, layout, reductions: argument orders in src/ops/<family>.c */
+    mlxn_op_fn add_rms_norm;
+    mlxn_op_fn rms_norm_add;
+    mlxn_op_fn rms_norm_gate;
+    mlxn_op_fn gather_rows;
+    mlxn_op_fn permute;
+    mlxn_op_fn copy_2d;
+    mlxn_op_fn repeat_heads;
+    mlxn_op_fn kv_cache_write;
+    mlxn_op_fn argmax;
+    mlxn_op_fn cumsum;
+    mlxn_op_fn row_sum;
 } mlxn_backend_vtable;
 
 /* Backends report errors by returning an mlxn_status value and setting the

@@ -326,6 +326,9 @@ static void suite(const test_env *env, report_t *rep, void *user) {
     norm_suite(env, rep, false);
     elementwise_suite(env, rep, false);
     softmax_suite(env, rep, false);
+    fused_norm_suite(env, rep, false);
+    layout_suite(env, rep, false);
+    reduce_suite(env, rep, false);
 }
 
 int main(int argc, char **argv) {
@@ -339,6 +342,9 @@ int main(int argc, char **argv) {
         norm_suite(&none, &rep, true);
         elementwise_suite(&none, &rep, true);
         softmax_suite(&none, &rep, true);
+        fused_norm_suite(&none, &rep, true);
+        layout_suite(&none, &rep, true);
+        reduce_suite(&none, &rep, true);
         return 0;
     }
     return run_suite(argc, argv, "test_ops", suite, NULL);

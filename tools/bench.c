@@ -176,6 +176,9 @@ int cli_bench(mlxn_device *d, const bench_opts *o) {
     nc += bench_norm_cases(cases + nc, MAX_CASES - nc);
     nc += bench_elementwise_cases(cases + nc, MAX_CASES - nc);
     nc += bench_softmax_cases(cases + nc, MAX_CASES - nc);
+    nc += bench_fused_norm_cases(cases + nc, MAX_CASES - nc);
+    nc += bench_layout_cases(cases + nc, MAX_CASES - nc);
+    nc += bench_reduce_cases(cases + nc, MAX_CASES - nc);
     nc += bench_chain_cases(cases + nc, MAX_CASES - nc);
     for (int i = 0; i < nc; i++) {
         const bench_case *c = &cases[i];

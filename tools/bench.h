@@ -33,6 +33,9 @@ int bench_norm_cases(bench_case *out, int max);
 int bench_elementwise_cases(bench_case *out, int max);
 int bench_softmax_cases(bench_case *out, int max);
 int bench_chain_cases(bench_case *out, int max);
+int bench_fused_norm_cases(bench_case *out, int max);
+int bench_layout_cases(bench_case *out, int max);
+int bench_reduce_cases(bench_case *out, int max);
 
 /* Helpers for make_set: a buffer of dtype t and shape filled with uniform
    values in [lo, hi) (integers for i32/u32), or zero-filled when fill is 0. */

@@ -18,6 +18,17 @@ static mlxn_op_fn op_fn(const mlxn_backend_vtable *vt, mlxn_op_kind k) {
     case MLXN_OPK_GLU: return vt->glu;
     case MLXN_OPK_CAST: return vt->cast;
     case MLXN_OPK_SOFTMAX: return vt->softmax;
+    case MLXN_OPK_ADD_RMS_NORM: return vt->add_rms_norm;
+    case MLXN_OPK_RMS_NORM_ADD: return vt->rms_norm_add;
+    case MLXN_OPK_RMS_NORM_GATE: return vt->rms_norm_gate;
+    case MLXN_OPK_GATHER_ROWS: return vt->gather_rows;
+    case MLXN_OPK_PERMUTE: return vt->permute;
+    case MLXN_OPK_COPY_2D: return vt->copy_2d;
+    case MLXN_OPK_REPEAT_HEADS: return vt->repeat_heads;
+    case MLXN_OPK_KV_CACHE_WRITE: return vt->kv_cache_write;
+    case MLXN_OPK_ARGMAX: return vt->argmax;
+    case MLXN_OPK_CUMSUM: return vt->cumsum;
+    case MLXN_OPK_ROW_SUM: return vt->row_sum;
     default: return NULL;
     }
 }

@@ -15,5 +15,16 @@ int mlxn_cpu_binary(void *dev, void *enc, const mlxn_op_call *c);
 int mlxn_cpu_glu(void *dev, void *enc, const mlxn_op_call *c);
 int mlxn_cpu_cast(void *dev, void *enc, const mlxn_op_call *c);
 int mlxn_cpu_softmax(void *dev, void *enc, const mlxn_op_call *c);  /* softmax.c     */
+int mlxn_cpu_add_rms_norm(void *dev, void *enc, const mlxn_op_call *c);  /* fused_norm.c */
+int mlxn_cpu_rms_norm_add(void *dev, void *enc, const mlxn_op_call *c);
+int mlxn_cpu_rms_norm_gate(void *dev, void *enc, const mlxn_op_call *c);
+int mlxn_cpu_gather_rows(void *dev, void *enc, const mlxn_op_call *c);  /* layout.c */
+int mlxn_cpu_permute(void *dev, void *enc, const mlxn_op_call *c);
+int mlxn_cpu_copy_2d(void *dev, void *enc, const mlxn_op_call *c);
+int mlxn_cpu_repeat_heads(void *dev, void *enc, const mlxn_op_call *c);
+int mlxn_cpu_kv_cache_write(void *dev, void *enc, const mlxn_op_call *c);
+int mlxn_cpu_argmax(void *dev, void *enc, const mlxn_op_call *c);  /* reduce.c */
+int mlxn_cpu_cumsum(void *dev, void *enc, const mlxn_op_call *c);
+int mlxn_cpu_row_sum(void *dev, void *enc, const mlxn_op_call *c);
 
 #endif

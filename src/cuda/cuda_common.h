@@ -51,6 +51,17 @@ int mlxn_cuda_binary(void *dev, void *enc, const mlxn_op_call *c);
 int mlxn_cuda_glu(void *dev, void *enc, const mlxn_op_call *c);
 int mlxn_cuda_cast(void *dev, void *enc, const mlxn_op_call *c);
 int mlxn_cuda_softmax(void *dev, void *enc, const mlxn_op_call *c);  /* softmax.cu     */
+int mlxn_cuda_add_rms_norm(void *dev, void *enc, const mlxn_op_call *c);
+int mlxn_cuda_rms_norm_add(void *dev, void *enc, const mlxn_op_call *c);
+int mlxn_cuda_rms_norm_gate(void *dev, void *enc, const mlxn_op_call *c);
+int mlxn_cuda_gather_rows(void *dev, void *enc, const mlxn_op_call *c);
+int mlxn_cuda_permute(void *dev, void *enc, const mlxn_op_call *c);
+int mlxn_cuda_copy_2d(void *dev, void *enc, const mlxn_op_call *c);
+int mlxn_cuda_repeat_heads(void *dev, void *enc, const mlxn_op_call *c);
+int mlxn_cuda_kv_cache_write(void *dev, void *enc, const mlxn_op_call *c);
+int mlxn_cuda_argmax(void *dev, void *enc, const mlxn_op_call *c);
+int mlxn_cuda_cumsum(void *dev, void *enc, const mlxn_op_call *c);
+int mlxn_cuda_row_sum(void *dev, void *enc, const mlxn_op_call *c);
 #ifdef __cplusplus
 }
 #endif

@@ -11,5 +11,8 @@
 void norm_suite(const test_env *env, report_t *rep, bool list);
 void elementwise_suite(const test_env *env, report_t *rep, bool list);
 void softmax_suite(const test_env *env, report_t *rep, bool list);
+void fused_norm_suite(const test_env *env, report_t *rep, bool list);
+void layout_suite(const test_env *env, report_t *rep, bool list);
+void reduce_suite(const test_env *env, report_t *rep, bool list);
 
 #endif

@@ -1,0 +1,2 @@
+/* reduce.c — validation and planning of the reduce family (being written). */
+#include "internal.h"

@@ -1,0 +1,2 @@
+/* ref_fused_norm.c — float64 references of the fused_norm family (being written). */
+#include "mlxn.h"

@@ -1,0 +1,2 @@
+/* ref_layout.c — float64 references of the layout family (being written). */
+#include "mlxn.h"

@@ -1,0 +1,2 @@
+/* ref_reduce.c — float64 references of the reduce family (being written). */
+#include "mlxn.h"
