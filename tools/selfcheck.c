@@ -8,7 +8,10 @@
 
 #include "cli.h"
 #include "harness.h"
+#include "ref/ref_elementwise.h"
+#include "ref/ref_norm.h"
 #include "ref/ref_rope.h"
+#include "ref/ref_softmax.h"
 
 typedef struct {
     const char *name;
@@ -76,6 +79,89 @@ static double check_one(mlxn_device *d, const sc_case *c, mlxn_dtype t, char *er
     return res;
 }
 
+
+/* ---- the memory-bound families: one representative case each ------------- */
+
+typedef enum { MB_RMS, MB_GLU, MB_GELU, MB_SOFTMAX } mb_op;
+static const char *MB_NAMES[] = {"rms_norm [33,4096] w", "glu swiglu fused [9,2x1000]", "unary gelu [100003]",
+                                 "softmax [64,4096] x0.125 mask"};
+
+static double check_mb(mlxn_device *d, mb_op op, mlxn_dtype t, char *err, size_t errlen) {
+    int64_t rows = 1, cols = 1, in_cols = 1;
+    switch (op) {
+    case MB_RMS: rows = 33; cols = in_cols = 4096; break;
+    case MB_GLU: rows = 9; cols = 1000; in_cols = 2000; break;
+    case MB_GELU: rows = 1; cols = in_cols = 100003; break;
+    case MB_SOFTMAX: rows = 64; cols = in_cols = 4096; break;
+    }
+    const int64_t nin = rows * in_cols, nout = rows * cols, nmask = 8 * cols;
+    double *x = malloc(sizeof(double) * (size_t)nin), *w = malloc(sizeof(double) * (size_t)cols);
+    double *m = malloc(sizeof(double) * (size_t)nmask), *ref = malloc(sizeof(double) * (size_t)nout);
+    double *got = malloc(sizeof(double) * (size_t)nout);
+    mlxn_encoder *e = NULL;
+    mlxn_buffer *bx = NULL, *bw = NULL, *bm = NULL, *by = NULL;
+    double res = INFINITY;
+    rng_t r;
+    rng_seed(&r, 977u + (uint64_t)op * 31u + (uint64_t)t);
+    for (int64_t i = 0; i < nin; i++) x[i] = rng_uniform(&r, -3, 3);
+    for (int64_t i = 0; i < cols; i++) w[i] = rng_uniform(&r, 0.5, 1.5);
+    for (int64_t i = 0; i < nmask; i++) m[i] = (i % cols) > (i / cols) * 500 ? -INFINITY : rng_uniform(&r, -1, 0);
+    round_through(t, x, (size_t)nin);
+    round_through(t, w, (size_t)cols);
+    int64_t sx[2] = {rows, in_cols}, sy[2] = {rows, cols}, sw[1] = {cols}, sm[2] = {8, cols};
+    mlxn_status s = mlxn_encoder_new(d, &e);
+    if (!s) s = upload_values(d, t, 2, sx, x, &bx);
+    if (!s) s = upload_values(d, t, 1, sw, w, &bw);
+    if (!s) s = upload_values(d, MLXN_F32, 2, sm, m, &bm);
+    if (!s) s = mlxn_buffer_new(d, t, 2, sy, &by);
+    if (!s) {
+        switch (op) {
+        case MB_RMS: {
+            mlxn_norm_params np = {1e-6f};
+            s = mlxn_rms_norm(e, bx, bw, by, &np);
+            ref_rms_norm(x, w, ref, rows, cols, 1e-6);
+            break;
+        }
+        case MB_GLU: {
+            mlxn_glu_params gp = {MLXN_GLU_SWIGLU};
+            s = mlxn_glu(e, bx, NULL, by, &gp);
+            ref_glu(MLXN_GLU_SWIGLU, x, NULL, ref, rows, cols);
+            break;
+        }
+        case MB_GELU: {
+            mlxn_unary_params up = {MLXN_UNARY_GELU, 0.0f};
+            s = mlxn_unary(e, bx, by, &up);
+            ref_unary(MLXN_UNARY_GELU, 0.0, x, ref, nout);
+            break;
+        }
+        case MB_SOFTMAX: {
+            mlxn_softmax_params sp = {0.125f, 0.0f};
+            s = mlxn_softmax(e, bx, bm, by, &sp);
+            ref_softmax(x, m, ref, rows, cols, 8, 0.125, 0.0);
+            break;
+        }
+        }
+    }
+    if (!s) s = mlxn_encoder_wait(e);
+    if (!s) {
+        void *h = malloc((size_t)nout * mlxn_dtype_size(t));
+        s = mlxn_buffer_read(by, h, (size_t)nout * mlxn_dtype_size(t));
+        if (!s) {
+            host_to_double(t, h, (size_t)nout, got);
+            res = nmse(got, ref, (size_t)nout);
+        }
+        free(h);
+    }
+    if (s) snprintf(err, errlen, "%s", mlxn_last_error());
+    mlxn_buffer_free(bx);
+    mlxn_buffer_free(bw);
+    mlxn_buffer_free(bm);
+    mlxn_buffer_free(by);
+    mlxn_encoder_free(e);
+    free(x); free(w); free(m); free(ref); free(got);
+    return res;
+}
+
 int cli_selfcheck(mlxn_device *d) {
     sc_case cases[6];
     memset(cases, 0, sizeof cases);
@@ -100,6 +186,17 @@ int cli_selfcheck(mlxn_device *d) {
                 bool ok = e <= nmse_limit(dts[j]);
                 fails += !ok;
                 printf("| %s | %s | %s | %.2e | %.0e | %s%s |\n", cases[i].name, mlxn_dtype_name(dts[j]),
+                       mlxn_device_backend(devs[k]) == MLXN_BACKEND_CPU ? "cpu" : "cuda", e, nmse_limit(dts[j]),
+                       ok ? "ok" : "FAIL ", err);
+            }
+    for (int k = 0; k < ndev; k++)
+        for (int op = 0; op < 4; op++)
+            for (int j = 0; j < 3; j++) {
+                char err[256] = "";
+                double e = check_mb(devs[k], (mb_op)op, dts[j], err, sizeof err);
+                bool ok = e <= nmse_limit(dts[j]);
+                fails += !ok;
+                printf("| %s | %s | %s | %.2e | %.0e | %s%s |\n", MB_NAMES[op], mlxn_dtype_name(dts[j]),
                        mlxn_device_backend(devs[k]) == MLXN_BACKEND_CPU ? "cpu" : "cuda", e, nmse_limit(dts[j]),
                        ok ? "ok" : "FAIL ", err);
             }
