@@ -73,18 +73,24 @@ mlxn_status bench_buffer(mlxn_device *d, mlxn_dtype t, int ndim, const int64_t *
                          double hi, int fill, mlxn_buffer **out) {
     mlxn_status s = mlxn_buffer_new(d, t, ndim, shape, out);
     if (s || !fill) return s;
-    const size_t n = (size_t)mlxn_buffer_numel(*out);
-    double *v = malloc(sizeof(double) * n);
-    void *h = malloc(n * mlxn_dtype_size(t));
+    /* fill through a small double chunk: a multi-GB table must not need 8
+       bytes of host memory per element */
+    const size_t n = (size_t)mlxn_buffer_numel(*out), es = mlxn_dtype_size(t), chunk = (size_t)1 << 16;
+    double *v = malloc(sizeof(double) * chunk);
+    unsigned char *h = malloc(n * es);
     if (!v || !h) {
         free(v);
         free(h);
         return MLXN_ERR_OUT_OF_MEMORY;
     }
     const bool integer = t == MLXN_I32 || t == MLXN_U32;
-    for (size_t i = 0; i < n; i++) v[i] = integer ? (double)rng_int(rng, (int64_t)lo, (int64_t)hi) : rng_uniform(rng, lo, hi);
-    host_from_double(t, v, n, h);
-    s = mlxn_buffer_write(*out, h, n * mlxn_dtype_size(t));
+    for (size_t at = 0; at < n; at += chunk) {
+        const size_t m = n - at < chunk ? n - at : chunk;
+        for (size_t i = 0; i < m; i++)
+            v[i] = integer ? (double)rng_int(rng, (int64_t)lo, (int64_t)hi) : rng_uniform(rng, lo, hi);
+        host_from_double(t, v, m, h + at * es);
+    }
+    s = mlxn_buffer_write(*out, h, n * es);
     free(v);
     free(h);
     return s;
@@ -98,16 +104,25 @@ static double time_case(mlxn_device *d, mlxn_encoder *e, const bench_case *c, in
     int K = (int)ceil(target / c->bytes);
     if (K < 1) K = 1;
     if (K > 64) K = 64;
-    /* hot: K launches on one set (cache-warm, ggml's perf mode); else K sets */
-    const int nsets = hot ? 1 : K;
-    void **sets = calloc((size_t)nsets, sizeof *sets);
+    /* hot: K launches on one set (cache-warm, ggml's perf mode); else K sets,
+       as many as fit a memory budget: a case that reads one row of a 1.3 GB
+       table moves little but holds much (the first set's size is measured) */
+    int nsets = hot ? 1 : K;
+    void **sets = calloc((size_t)K, sizeof *sets);
     mlxn_timer *t = NULL;
     double *us = calloc((size_t)reps, sizeof *us), *host = calloc((size_t)reps, sizeof *host), res = -1.0;
     rng_t r;
     rng_seed(&r, hash_str(c->name));
     *graph_us = -1.0;
     if (!sets || !us || !host) goto fail;
-    for (int k = 0; k < nsets; k++) CK(c->make_set(c, d, &r, &sets[k]));
+    mlxn_counters c0, c1;
+    mlxn_device_counters(d, &c0);
+    CK(c->make_set(c, d, &r, &sets[0]));
+    mlxn_device_counters(d, &c1);
+    const double set_bytes = (double)(c1.bytes_allocated - c0.bytes_allocated);
+    const double budget = gpu ? 8e9 : 1e9;
+    if (set_bytes > 0 && nsets * set_bytes > budget) nsets = (int)(budget / set_bytes) > 1 ? (int)(budget / set_bytes) : 1;
+    for (int k = 1; k < nsets; k++) CK(c->make_set(c, d, &r, &sets[k]));
     CK(mlxn_timer_new(d, &t));
     for (int k = 0; k < K; k++) CK(c->run(c, e, sets[k % nsets])); /* warm-up */
     CK(mlxn_encoder_wait(e));
