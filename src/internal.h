@@ -47,6 +47,20 @@ void mlxn_storage_release(mlxn_storage *s);
 mlxn_status mlxn_shape_check(const char *who, mlxn_dtype t, int ndim, const int64_t *shape,
                              int64_t *numel, size_t *nbytes);
 
+/* f32, f16 or bf16: the float dtypes every float op accepts. */
+static inline bool mlxn_is_float_dtype(mlxn_dtype t) { return t == MLXN_F32 || t == MLXN_F16 || t == MLXN_BF16; }
+
+/* The resolved op-call argument of an optional view (all zero for NULL). */
+static inline mlxn_arg mlxn_arg_of(const mlxn_buffer *b) {
+    mlxn_arg a = {0};
+    if (!b) return a;
+    a.ptr = (char *)b->st->ptr + b->offset;
+    a.dtype = (int)b->dtype;
+    a.numel = b->numel;
+    a.nbytes = b->nbytes;
+    return a;
+}
+
 /* A heap copy of view b that shares (retains) its storage. */
 mlxn_buffer *mlxn_buffer_clone(const mlxn_buffer *b);
 

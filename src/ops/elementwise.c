@@ -14,27 +14,15 @@
 #include <math.h>
 #include <string.h>
 
-static bool is_float_dtype(mlxn_dtype t) { return t == MLXN_F32 || t == MLXN_F16 || t == MLXN_BF16; }
-
-static mlxn_arg arg_of(const mlxn_buffer *b) {
-    mlxn_arg a = {0};
-    if (!b) return a;
-    a.ptr = mlxn_buffer_ptr(b);
-    a.dtype = (int)b->dtype;
-    a.numel = b->numel;
-    a.nbytes = b->nbytes;
-    return a;
-}
-
 static void init_call(mlxn_op_call *c, mlxn_op_kind k, const char *name, const mlxn_buffer *b0,
                       const mlxn_buffer *b1, const mlxn_buffer *b2) {
     memset(c, 0, sizeof *c);
     c->kind = k;
     c->name = name;
     c->n_args = k == MLXN_OPK_UNARY || k == MLXN_OPK_CAST ? 2 : 3;
-    c->args[0] = arg_of(b0);
-    c->args[1] = arg_of(b1);
-    c->args[2] = arg_of(b2);
+    c->args[0] = mlxn_arg_of(b0);
+    c->args[1] = mlxn_arg_of(b1);
+    c->args[2] = mlxn_arg_of(b2);
     c->bufs[0] = b0;
     c->bufs[1] = b1;
     c->bufs[2] = b2;
@@ -63,7 +51,7 @@ static mlxn_status check_same_dtype(const char *op, const mlxn_buffer *a, const 
 }
 
 static mlxn_status check_float(const char *op, const mlxn_buffer *a, const char *an) {
-    if (!is_float_dtype(a->dtype))
+    if (!mlxn_is_float_dtype(a->dtype))
         return mlxn_set_error(MLXN_ERR_UNSUPPORTED, "%s: %s dtype %s is not supported (f32, f16, bf16)", op, an,
                               mlxn_dtype_name(a->dtype));
     return MLXN_OK;

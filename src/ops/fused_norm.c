@@ -27,18 +27,6 @@
 #include <math.h>
 #include <string.h>
 
-static bool is_float_dtype(mlxn_dtype t) { return t == MLXN_F32 || t == MLXN_F16 || t == MLXN_BF16; }
-
-static mlxn_arg arg_of(const mlxn_buffer *b) {
-    mlxn_arg a = {0};
-    if (!b) return a;
-    a.ptr = mlxn_buffer_ptr(b);
-    a.dtype = (int)b->dtype;
-    a.numel = b->numel;
-    a.nbytes = b->nbytes;
-    return a;
-}
-
 static mlxn_status check_eps(const char *op, float eps) {
     if (!isfinite(eps) || eps < 0.0f)
         return mlxn_set_error(MLXN_ERR_INVALID_ARGUMENT, "%s: eps (%g) must be finite and >= 0", op, (double)eps);
@@ -66,7 +54,7 @@ static mlxn_status check_like(const char *op, const char *xn, const mlxn_buffer 
 
 /* The first input: a float dtype, at least one dimension. */
 static mlxn_status check_first(const char *op, const char *xn, const mlxn_buffer *x) {
-    if (!is_float_dtype(x->dtype))
+    if (!mlxn_is_float_dtype(x->dtype))
         return mlxn_set_error(MLXN_ERR_UNSUPPORTED, "%s: %s dtype %s is not supported (f32, f16, bf16)", op, xn,
                               mlxn_dtype_name(x->dtype));
     if (x->ndim < 1)
@@ -120,7 +108,7 @@ static void init_call(mlxn_op_call *c, mlxn_op_kind k, const char *name, int n_a
     c->name = name;
     c->n_args = n_args;
     for (int i = 0; i < n_args; i++) {
-        c->args[i] = arg_of(bufs[i]);
+        c->args[i] = mlxn_arg_of(bufs[i]);
         c->bufs[i] = bufs[i];
     }
     const int64_t dim = first->shape[first->ndim - 1];

@@ -10,18 +10,6 @@
 #include <math.h>
 #include <string.h>
 
-static bool is_float_dtype(mlxn_dtype t) { return t == MLXN_F32 || t == MLXN_F16 || t == MLXN_BF16; }
-
-static mlxn_arg arg_of(const mlxn_buffer *b) {
-    mlxn_arg a = {0};
-    if (!b) return a;
-    a.ptr = mlxn_buffer_ptr(b);
-    a.dtype = (int)b->dtype;
-    a.numel = b->numel;
-    a.nbytes = b->nbytes;
-    return a;
-}
-
 /* Rules shared by both ops, in the order a caller would fix them: handles,
    params, eps, dtypes, shapes, then aliasing (which depends on everything
    else being a well-formed view). w is checked by the caller. */
@@ -29,7 +17,7 @@ static mlxn_status check_common(const char *op, const mlxn_buffer *x, const mlxn
     if (!p) return mlxn_set_error(MLXN_ERR_INVALID_ARGUMENT, "%s: params is NULL", op);
     if (!isfinite(p->eps) || p->eps < 0.0f)
         return mlxn_set_error(MLXN_ERR_INVALID_ARGUMENT, "%s: eps (%g) must be finite and >= 0", op, (double)p->eps);
-    if (!is_float_dtype(x->dtype))
+    if (!mlxn_is_float_dtype(x->dtype))
         return mlxn_set_error(MLXN_ERR_UNSUPPORTED, "%s: x dtype %s is not supported (f32, f16, bf16)", op,
                               mlxn_dtype_name(x->dtype));
     if (y->dtype != x->dtype)
@@ -63,9 +51,9 @@ static void init_call(mlxn_op_call *c, mlxn_op_kind k, const char *name, const m
     c->kind = k;
     c->name = name;
     c->n_args = 3;
-    c->args[0] = arg_of(x);
-    c->args[1] = arg_of(w);
-    c->args[2] = arg_of(y);
+    c->args[0] = mlxn_arg_of(x);
+    c->args[1] = mlxn_arg_of(w);
+    c->args[2] = mlxn_arg_of(y);
     c->bufs[0] = x;
     c->bufs[1] = w;
     c->bufs[2] = y;

@@ -22,23 +22,11 @@
 
 #include <string.h>
 
-static bool is_float_dtype(mlxn_dtype t) { return t == MLXN_F32 || t == MLXN_F16 || t == MLXN_BF16; }
-
-static mlxn_arg arg_of(const mlxn_buffer *b) {
-    mlxn_arg a = {0};
-    if (!b) return a;
-    a.ptr = mlxn_buffer_ptr(b);
-    a.dtype = (int)b->dtype;
-    a.numel = b->numel;
-    a.nbytes = b->nbytes;
-    return a;
-}
-
 /* The row length: the last dimension (a scalar is one row of 1). */
 static int64_t last_dim(const mlxn_buffer *b) { return b->ndim > 0 ? b->shape[b->ndim - 1] : 1; }
 
 static mlxn_status check_x(const char *op, const mlxn_buffer *x) {
-    if (!is_float_dtype(x->dtype))
+    if (!mlxn_is_float_dtype(x->dtype))
         return mlxn_set_error(MLXN_ERR_UNSUPPORTED, "%s: dtype %s is not supported (f32, f16, bf16)", op,
                               mlxn_dtype_name(x->dtype));
     return MLXN_OK;
@@ -86,9 +74,9 @@ mlxn_status mlxn_argmax(mlxn_encoder *e, const mlxn_buffer *x, mlxn_buffer *idx,
     c.kind = MLXN_OPK_ARGMAX;
     c.name = op;
     c.n_args = 3;
-    c.args[0] = arg_of(x);
-    c.args[1] = arg_of(idx);
-    c.args[2] = arg_of(val);
+    c.args[0] = mlxn_arg_of(x);
+    c.args[1] = mlxn_arg_of(idx);
+    c.args[2] = mlxn_arg_of(val);
     c.bufs[0] = x;
     c.bufs[1] = idx;
     c.bufs[2] = val;
@@ -128,8 +116,8 @@ mlxn_status mlxn_cumsum(mlxn_encoder *e, const mlxn_buffer *x, mlxn_buffer *y, c
     c.kind = MLXN_OPK_CUMSUM;
     c.name = op;
     c.n_args = 2;
-    c.args[0] = arg_of(x);
-    c.args[1] = arg_of(y);
+    c.args[0] = mlxn_arg_of(x);
+    c.args[1] = mlxn_arg_of(y);
     c.bufs[0] = x;
     c.bufs[1] = y;
     c.u.gen.i[0] = x->numel / n;
@@ -157,8 +145,8 @@ mlxn_status mlxn_row_sum(mlxn_encoder *e, const mlxn_buffer *x, mlxn_buffer *y) 
     c.kind = MLXN_OPK_ROW_SUM;
     c.name = op;
     c.n_args = 2;
-    c.args[0] = arg_of(x);
-    c.args[1] = arg_of(y);
+    c.args[0] = mlxn_arg_of(x);
+    c.args[1] = mlxn_arg_of(y);
     c.bufs[0] = x;
     c.bufs[1] = y;
     c.u.gen.i[0] = rows;

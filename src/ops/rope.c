@@ -10,18 +10,7 @@
 #include <math.h>
 #include <string.h>
 
-static bool is_float_dtype(mlxn_dtype t) { return t == MLXN_F32 || t == MLXN_F16 || t == MLXN_BF16; }
 static bool finite_f(float v) { return isfinite(v); }
-
-static mlxn_arg arg_of(const mlxn_buffer *b) {
-    mlxn_arg a = {0};
-    if (!b) return a;
-    a.ptr = mlxn_buffer_ptr(b);
-    a.dtype = (int)b->dtype;
-    a.numel = b->numel;
-    a.nbytes = b->nbytes;
-    return a;
-}
 
 /* Checks shared by all three ops: the output matches the input's dtype and
    element count, the dtype is a float type, and the output overlaps no input
@@ -34,7 +23,7 @@ static mlxn_status check_io(const char *op, const mlxn_buffer *in, const mlxn_bu
     if (in->numel != out->numel)
         return mlxn_set_error(MLXN_ERR_INVALID_ARGUMENT, "%s: output has %lld elements, input %lld", op,
                               (long long)out->numel, (long long)in->numel);
-    if (!is_float_dtype(in->dtype))
+    if (!mlxn_is_float_dtype(in->dtype))
         return mlxn_set_error(MLXN_ERR_UNSUPPORTED, "%s: dtype %s is not supported (f32, f16, bf16)", op,
                               mlxn_dtype_name(in->dtype));
     if (mlxn_buffers_overlap(in, out) && !mlxn_buffers_same_view(in, out))
@@ -74,10 +63,10 @@ static void init_call(mlxn_op_call *c, mlxn_op_kind k, const char *name, const m
     c->kind = k;
     c->name = name;
     c->n_args = 4;
-    c->args[0] = arg_of(in);
-    c->args[1] = arg_of(out);
-    c->args[2] = arg_of(pos);
-    c->args[3] = arg_of(aux);
+    c->args[0] = mlxn_arg_of(in);
+    c->args[1] = mlxn_arg_of(out);
+    c->args[2] = mlxn_arg_of(pos);
+    c->args[3] = mlxn_arg_of(aux);
     c->bufs[0] = in;
     c->bufs[1] = out;
     c->bufs[2] = pos;

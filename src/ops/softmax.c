@@ -8,18 +8,6 @@
 #include <math.h>
 #include <string.h>
 
-static bool is_float_dtype(mlxn_dtype t) { return t == MLXN_F32 || t == MLXN_F16 || t == MLXN_BF16; }
-
-static mlxn_arg arg_of(const mlxn_buffer *b) {
-    mlxn_arg a = {0};
-    if (!b) return a;
-    a.ptr = mlxn_buffer_ptr(b);
-    a.dtype = (int)b->dtype;
-    a.numel = b->numel;
-    a.nbytes = b->nbytes;
-    return a;
-}
-
 /* The row length of a buffer: its last dimension (a scalar is one row of 1). */
 static int64_t last_dim(const mlxn_buffer *b) { return b->ndim > 0 ? b->shape[b->ndim - 1] : 1; }
 
@@ -38,7 +26,7 @@ mlxn_status mlxn_softmax(mlxn_encoder *e, const mlxn_buffer *x, const mlxn_buffe
     if (!isfinite(p->softcap) || p->softcap < 0.0f)
         return mlxn_set_error(MLXN_ERR_INVALID_ARGUMENT, "%s: softcap (%g) must be finite and >= 0 (0 = off)", op,
                               (double)p->softcap);
-    if (!is_float_dtype(x->dtype))
+    if (!mlxn_is_float_dtype(x->dtype))
         return mlxn_set_error(MLXN_ERR_UNSUPPORTED, "%s: dtype %s is not supported (f32, f16, bf16)", op,
                               mlxn_dtype_name(x->dtype));
     if (y->dtype != x->dtype)
@@ -54,7 +42,7 @@ mlxn_status mlxn_softmax(mlxn_encoder *e, const mlxn_buffer *x, const mlxn_buffe
                               (long long)cols, INT32_MAX);
     int64_t mask_rows = 0;
     if (mask) {
-        if (!is_float_dtype(mask->dtype))
+        if (!mlxn_is_float_dtype(mask->dtype))
             return mlxn_set_error(MLXN_ERR_INVALID_ARGUMENT, "%s: mask dtype (%s) must be f32, f16 or bf16", op,
                                   mlxn_dtype_name(mask->dtype));
         if (last_dim(mask) != cols)
@@ -79,9 +67,9 @@ mlxn_status mlxn_softmax(mlxn_encoder *e, const mlxn_buffer *x, const mlxn_buffe
     c.kind = MLXN_OPK_SOFTMAX;
     c.name = op;
     c.n_args = 3;
-    c.args[0] = arg_of(x);
-    c.args[1] = arg_of(mask);
-    c.args[2] = arg_of(y);
+    c.args[0] = mlxn_arg_of(x);
+    c.args[1] = mlxn_arg_of(mask);
+    c.args[2] = mlxn_arg_of(y);
     c.bufs[0] = x;
     c.bufs[1] = mask;
     c.bufs[2] = y;
