@@ -64,7 +64,7 @@ struct FArgs {
 
 /* ---- element conversions --------------------------------------------------- */
 
-#include "vec16.cuh"
+#include "norm_kit.cuh"
 }
 
 /* VW elements of a T row at p as floats (one 16-byte load, or one scalar). */
@@ -99,32 +99,6 @@ __device__ __forceinline__ void load_w(const W *w, size_t i, float *o) {
         for (int c = 0; c < VW / per; c++) unpack(reinterpret_cast<const uint4 *>(p)[c], o + c * per, p);
     }
 }
-
-/* ---- reductions -------------------------------------------------------------- */
-
-__device__ __forceinline__ float warp_sum(float v) {
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    return v;
-}
-
-/* Sum over the block (blockDim.x a multiple of 32, called once per kernel):
-   every warp reduces the per-warp partials itself, so one barrier suffices. */
-__device__ __forceinline__ float block_sum(float v) {
-    __shared__ float part[32];
-    v = warp_sum(v);
-    const int lane = threadIdx.x & 31, wid = threadIdx.x >> 5;
-    if (lane == 0) part[wid] = v;
-    __syncthreads();
-    return warp_sum(lane < (int)(blockDim.x >> 5) ? part[lane] : 0.0f);
-}
-
-struct WarpReduce {
-    __device__ __forceinline__ float operator()(float v) const { return warp_sum(v); }
-};
-struct BlockReduce {
-    __device__ __forceinline__ float operator()(float v) const { return block_sum(v); }
-};
 
 /* ---- the row routine ------------------------------------------------------ */
 
