@@ -64,7 +64,7 @@ struct FArgs {
 
 /* ---- element conversions --------------------------------------------------- */
 
-#include "norm_kit.cuh"
+#include "vec16.cuh"
 }
 
 /* VW elements of a T row at p as floats (one 16-byte load, or one scalar). */
@@ -99,6 +99,8 @@ __device__ __forceinline__ void load_w(const W *w, size_t i, float *o) {
         for (int c = 0; c < VW / per; c++) unpack(reinterpret_cast<const uint4 *>(p)[c], o + c * per, p);
     }
 }
+
+#include "norm_reduce.cuh"
 
 /* ---- the row routine ------------------------------------------------------ */
 

@@ -54,7 +54,7 @@ struct NormArgs {
 
 /* ---- element conversions --------------------------------------------------- */
 
-#include "norm_kit.cuh"
+#include "vec16.cuh"
 }
 
 /* One vector of x as loaded (raw bits, converted on use: 4 registers per
@@ -93,6 +93,8 @@ __device__ __forceinline__ void load_w(const W *p, float *o) {
         for (int c = 0; c < VW / per; c++) unpack(reinterpret_cast<const uint4 *>(p)[c], o + c * per, p);
     }
 }
+
+#include "norm_reduce.cuh"
 
 /* ---- the row routine ------------------------------------------------------ */
 

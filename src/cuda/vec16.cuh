@@ -1,5 +1,5 @@
-/* norm_kit.cuh — what the norm kernels (norm.cu, fused_norm.cu) share:
-   element conversions, 16-byte vector pack/unpack and the warp/block sums. Included inside each file's
+/* vec16.cuh — element conversions and 16-byte vector pack/unpack shared by
+   the norm kernels (norm.cu, fused_norm.cu). Included inside each file's
    anonymous namespace, after <cuda_fp16.h> and <cuda_bf16.h>. */
 __device__ __forceinline__ float tof(float v) { return v; }
 __device__ __forceinline__ float tof(__half v) { return __half2float(v); }
@@ -49,30 +49,3 @@ __device__ __forceinline__ uint4 pack(const float *v, const __nv_bfloat16 *) {
 #pragma unroll
     for (int i = 0; i < 4; i++) h[i] = __floats2bfloat162_rn(v[2 * i], v[2 * i + 1]);
     return q;
-
-/* ---- reductions -------------------------------------------------------------- */
-
-__device__ __forceinline__ float warp_sum(float v) {
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    return v;
-}
-
-/* Sum over the block (blockDim.x a multiple of 32, called once per kernel):
-   every warp reduces the per-warp partials itself, so one barrier suffices. */
-__device__ __forceinline__ float block_sum(float v) {
-    __shared__ float part[32];
-    v = warp_sum(v);
-    const int lane = threadIdx.x & 31, wid = threadIdx.x >> 5;
-    if (lane == 0) part[wid] = v;
-    __syncthreads();
-    return warp_sum(lane < (int)(blockDim.x >> 5) ? part[lane] : 0.0f);
-}
-
-struct WarpReduce {
-    __device__ __forceinline__ float operator()(float v) const { return warp_sum(v); }
-};
-struct BlockReduce {
-    __device__ __forceinline__ float operator()(float v) const { return block_sum(v); }
-};
-
