@@ -18,7 +18,9 @@ FAIL=0
 run() { # run NAME CMD...
   local name=$1; shift
   local t0=$SECONDS
-  if "$@" >"$LOG/$name.log" 2>&1; then SUMMARY+=("ok    $name ($((SECONDS - t0)) s)")
+  # every step is bounded, so one hang cannot eat the device lease (the lent
+  # machine allows 10 minutes a call): STEP_TIMEOUT seconds, default 240
+  if timeout "${STEP_TIMEOUT:-240}" "$@" >"$LOG/$name.log" 2>&1; then SUMMARY+=("ok    $name ($((SECONDS - t0)) s)")
   else SUMMARY+=("FAIL  $name ($((SECONDS - t0)) s): see $name.log"); FAIL=1; tail -30 "$LOG/$name.log"; fi
 }
 
