@@ -545,6 +545,205 @@ MLXN_API mlxn_status mlxn_cumsum(mlxn_encoder *e, const mlxn_buffer *x, mlxn_buf
 /* Row sums: x [..., n] f32/f16/bf16 -> y [rows] of x's dtype or f32, accumulated in f32. */
 MLXN_API mlxn_status mlxn_row_sum(mlxn_encoder *e, const mlxn_buffer *x, mlxn_buffer *y);
 
+/* ------------------------------------------------------------------------- */
+/* GGUF                                                                       */
+/* ------------------------------------------------------------------------- */
+/*
+ * A hardened reader and a writer of GGUF files (versions 2 and 3, little-endian).
+ *
+ * The reader validates the WHOLE file when it is opened, so every accessor
+ * afterwards is a bounds-checked lookup: magic; version 2 or 3 (a byte-swapped
+ * version is reported as a big-endian file, unsupported); every count and
+ * string/array length against the bytes that remain (checked before anything
+ * is allocated); value types, nested arrays up to MLXN_GGUF_MAX_DEPTH levels;
+ * bool bytes 0 or 1; unique keys; general.alignment a u32 power of two (any,
+ * including 1, as ggml); unique tensor names; ndim 1..4; every dim >= 1; the
+ * element count and byte size overflow-checked (<= INT64_MAX); ne[0] a
+ * multiple of the type's block size; known type ids; offsets aligned, data
+ * inside the file and no two tensors overlapping (gaps and any order are
+ * allowed). Failures are MLXN_ERR_FORMAT naming the field, the key or tensor
+ * and the value, e.g. "gguf: tensor 'blk.0.attn_q.weight' offset 123 is not
+ * aligned to 32"; MLXN_ERR_IO for OS errors.
+ *
+ * Keys and tensor names: non-empty, at most 65535 bytes, no NUL byte. Other
+ * bytes, including non-ASCII and invalid UTF-8, are accepted as opaque bytes
+ * (real files carry non-ASCII names); compare them with memcmp/strcmp, and
+ * escape them before printing (`mlxn info` does).
+ *
+ * String values are returned as (pointer, length) into the file, NOT
+ * NUL-terminated, and may contain any bytes. Multi-byte scalars inside the file
+ * may be unaligned; the getters copy them out.
+ */
+
+#define MLXN_GGUF_MAX_DEPTH 8          /* array nesting levels accepted by the reader */
+#define MLXN_GGUF_DEFAULT_ALIGNMENT 32
+#define MLXN_GGUF_MAX_DIMS 4
+
+/* ggml tensor type ids, as stored in GGUF files. Ids 4, 5, 31-33 and 36-38
+   were removed from ggml and are unknown here. */
+typedef enum {
+    MLXN_GGML_F32 = 0, MLXN_GGML_F16 = 1, MLXN_GGML_Q4_0 = 2, MLXN_GGML_Q4_1 = 3,
+    MLXN_GGML_Q5_0 = 6, MLXN_GGML_Q5_1 = 7, MLXN_GGML_Q8_0 = 8, MLXN_GGML_Q8_1 = 9,
+    MLXN_GGML_Q2_K = 10, MLXN_GGML_Q3_K = 11, MLXN_GGML_Q4_K = 12, MLXN_GGML_Q5_K = 13,
+    MLXN_GGML_Q6_K = 14, MLXN_GGML_Q8_K = 15, MLXN_GGML_IQ2_XXS = 16, MLXN_GGML_IQ2_XS = 17,
+    MLXN_GGML_IQ3_XXS = 18, MLXN_GGML_IQ1_S = 19, MLXN_GGML_IQ4_NL = 20, MLXN_GGML_IQ3_S = 21,
+    MLXN_GGML_IQ2_S = 22, MLXN_GGML_IQ4_XS = 23, MLXN_GGML_I8 = 24, MLXN_GGML_I16 = 25,
+    MLXN_GGML_I32 = 26, MLXN_GGML_I64 = 27, MLXN_GGML_F64 = 28, MLXN_GGML_IQ1_M = 29,
+    MLXN_GGML_BF16 = 30, MLXN_GGML_TQ1_0 = 34, MLXN_GGML_TQ2_0 = 35, MLXN_GGML_MXFP4 = 39,
+    MLXN_GGML_NVFP4 = 40, MLXN_GGML_Q1_0 = 41, MLXN_GGML_Q2_0 = 42
+} mlxn_ggml_type;
+
+/* "f32", "q4_0", "iq2_xxs", ...; "unknown" for an id that is not a ggml type. */
+MLXN_API const char *mlxn_ggml_type_name(mlxn_ggml_type t);
+/* Elements per block (1 for plain types, 32/64/128/256 for quantized); 0 if unknown. */
+MLXN_API int64_t mlxn_ggml_block_size(mlxn_ggml_type t);
+/* Bytes per block; 0 if unknown. */
+MLXN_API int64_t mlxn_ggml_type_size(mlxn_ggml_type t);
+/* 0: not a ggml type id (files using it are rejected).
+   1: known and within mlxn's scope (float/int types and the block formats
+      whose layout mlxn implements or documents: Q4_0..Q8_K, IQ4_NL, MXFP4, NVFP4, Q1_0, Q2_0).
+   2: known but unsupported (IQ1/IQ2/IQ3/IQ4_XS, TQ1_0/TQ2_0: grid-table formats);
+      files holding them are still parsed and their bytes reachable. */
+MLXN_API int mlxn_ggml_type_known(mlxn_ggml_type t);
+
+/* GGUF metadata value types (the file's ids). */
+typedef enum {
+    MLXN_GGUF_INVALID = -1, /* returned for a bad index or reference */
+    MLXN_GGUF_U8 = 0, MLXN_GGUF_I8 = 1, MLXN_GGUF_U16 = 2, MLXN_GGUF_I16 = 3,
+    MLXN_GGUF_U32 = 4, MLXN_GGUF_I32 = 5, MLXN_GGUF_F32 = 6, MLXN_GGUF_BOOL = 7,
+    MLXN_GGUF_STRING = 8, MLXN_GGUF_ARRAY = 9, MLXN_GGUF_U64 = 10, MLXN_GGUF_I64 = 11,
+    MLXN_GGUF_F64 = 12
+} mlxn_gguf_type;
+
+/* "u8", ..., "string", "array", "f64"; "invalid" otherwise. */
+MLXN_API const char *mlxn_gguf_type_name(mlxn_gguf_type t);
+
+typedef struct mlxn_gguf mlxn_gguf;
+
+/* Maps `path` read-only and validates it (see above). The mapping lives until
+   mlxn_gguf_close. Errors: INVALID_ARGUMENT (NULL), IO, FORMAT, OUT_OF_MEMORY.
+   A file truncated by another process while mapped can still raise SIGBUS:
+   that is outside what a reader can prevent. */
+MLXN_API mlxn_status mlxn_gguf_open(const char *path, mlxn_gguf **out);
+/* Same, over `size` bytes at `data`, without copying: the caller keeps the
+   bytes alive and unchanged until mlxn_gguf_close. */
+MLXN_API mlxn_status mlxn_gguf_open_memory(const void *data, size_t size, mlxn_gguf **out);
+/* Accepts NULL. */
+MLXN_API void mlxn_gguf_close(mlxn_gguf *g);
+
+MLXN_API uint32_t mlxn_gguf_version(const mlxn_gguf *g);
+/* general.alignment, or 32 when absent. */
+MLXN_API uint32_t mlxn_gguf_alignment(const mlxn_gguf *g);
+/* Absolute file offset where the tensor data section starts. */
+MLXN_API uint64_t mlxn_gguf_data_offset(const mlxn_gguf *g);
+
+/* ---- metadata ---- */
+MLXN_API int64_t        mlxn_gguf_kv_count(const mlxn_gguf *g);
+/* The key of KV i (NUL-terminated, owned by g); NULL if i is out of range. */
+MLXN_API const char    *mlxn_gguf_kv_key(const mlxn_gguf *g, int64_t i);
+/* The type of KV i; MLXN_GGUF_INVALID if out of range. */
+MLXN_API mlxn_gguf_type mlxn_gguf_kv_type(const mlxn_gguf *g, int64_t i);
+/* Index of `key`, or -1. */
+MLXN_API int64_t        mlxn_gguf_find_kv(const mlxn_gguf *g, const char *key);
+
+/* Typed getters by key. NOT_FOUND if the key is absent; INVALID_ARGUMENT
+   (naming the key and both types) if its type does not convert:
+     u64: any integer type holding a value >= 0;  i64: any integer type whose
+     value fits int64;  f64: f32 or f64;  bool: bool;  str: string. */
+MLXN_API mlxn_status mlxn_gguf_get_u64(const mlxn_gguf *g, const char *key, uint64_t *out);
+MLXN_API mlxn_status mlxn_gguf_get_i64(const mlxn_gguf *g, const char *key, int64_t *out);
+MLXN_API mlxn_status mlxn_gguf_get_f64(const mlxn_gguf *g, const char *key, double *out);
+MLXN_API mlxn_status mlxn_gguf_get_bool(const mlxn_gguf *g, const char *key, int *out);
+MLXN_API mlxn_status mlxn_gguf_get_str(const mlxn_gguf *g, const char *key, const char **s, uint64_t *len);
+
+/* A reference to one value inside an open file: a KV's value or an element
+   of an array (at any nesting depth). Plain data, valid while g is open;
+   its fields are private. */
+typedef struct { uint64_t node_, index_; } mlxn_gguf_value;
+
+/* The value of KV i (an invalid reference if i is out of range: every getter
+   then returns INVALID_ARGUMENT). */
+MLXN_API mlxn_gguf_value mlxn_gguf_kv_value(const mlxn_gguf *g, int64_t i);
+MLXN_API mlxn_gguf_type  mlxn_gguf_value_type(const mlxn_gguf *g, mlxn_gguf_value v);
+/* Array shape of v: element type and length. INVALID_ARGUMENT if v is not an array. */
+MLXN_API mlxn_status mlxn_gguf_value_array(const mlxn_gguf *g, mlxn_gguf_value v, mlxn_gguf_type *elem_type,
+                                           uint64_t *len);
+/* Element `idx` of array v (itself maybe an array). INVALID_ARGUMENT if v is not
+   an array or idx >= its length. */
+MLXN_API mlxn_status mlxn_gguf_value_elem(const mlxn_gguf *g, mlxn_gguf_value v, uint64_t idx,
+                                          mlxn_gguf_value *out);
+/* Scalar getters with the conversions of mlxn_gguf_get_*. */
+MLXN_API mlxn_status mlxn_gguf_value_u64(const mlxn_gguf *g, mlxn_gguf_value v, uint64_t *out);
+MLXN_API mlxn_status mlxn_gguf_value_i64(const mlxn_gguf *g, mlxn_gguf_value v, int64_t *out);
+MLXN_API mlxn_status mlxn_gguf_value_f64(const mlxn_gguf *g, mlxn_gguf_value v, double *out);
+MLXN_API mlxn_status mlxn_gguf_value_bool(const mlxn_gguf *g, mlxn_gguf_value v, int *out);
+MLXN_API mlxn_status mlxn_gguf_value_str(const mlxn_gguf *g, mlxn_gguf_value v, const char **s, uint64_t *len);
+/* Shorthand: array shape of KV i. */
+MLXN_API mlxn_status mlxn_gguf_kv_array(const mlxn_gguf *g, int64_t i, mlxn_gguf_type *elem_type, uint64_t *len);
+
+/* ---- tensors ---- */
+typedef struct {
+    const char    *name;     /* NUL-terminated, owned by the mlxn_gguf        */
+    mlxn_ggml_type type;
+    int            ndim;     /* 1..4                                          */
+    int64_t        ne[MLXN_GGUF_MAX_DIMS]; /* ggml order: ne[0] innermost; unused dims 1 */
+    int64_t        nelements;
+    uint64_t       nbytes;
+    uint64_t       offset;   /* absolute offset of the data in the file       */
+    const void    *data;     /* pointer into the mapping / caller's memory    */
+} mlxn_gguf_tensor;
+
+MLXN_API int64_t     mlxn_gguf_tensor_count(const mlxn_gguf *g);
+/* INVALID_ARGUMENT if i is out of range. */
+MLXN_API mlxn_status mlxn_gguf_tensor_info(const mlxn_gguf *g, int64_t i, mlxn_gguf_tensor *out);
+/* Index of tensor `name`, or -1. */
+MLXN_API int64_t     mlxn_gguf_find_tensor(const mlxn_gguf *g, const char *name);
+
+/* ---- writer ---- */
+/* Builds a GGUF v3 file in memory order: KVs in first-set order (setting a key
+   again replaces its value in place), tensors in add order, each tensor's data
+   aligned. Keys and names are validated as the reader does. */
+typedef struct mlxn_gguf_writer mlxn_gguf_writer;
+
+MLXN_API mlxn_status mlxn_gguf_writer_new(mlxn_gguf_writer **out);
+/* Accepts NULL. */
+MLXN_API void        mlxn_gguf_writer_free(mlxn_gguf_writer *w);
+/* A power of two (1 .. 2^30); also stored as the u32 KV general.alignment. */
+MLXN_API mlxn_status mlxn_gguf_writer_set_alignment(mlxn_gguf_writer *w, uint32_t alignment);
+MLXN_API mlxn_status mlxn_gguf_writer_set_u8(mlxn_gguf_writer *w, const char *key, uint8_t v);
+MLXN_API mlxn_status mlxn_gguf_writer_set_i8(mlxn_gguf_writer *w, const char *key, int8_t v);
+MLXN_API mlxn_status mlxn_gguf_writer_set_u16(mlxn_gguf_writer *w, const char *key, uint16_t v);
+MLXN_API mlxn_status mlxn_gguf_writer_set_i16(mlxn_gguf_writer *w, const char *key, int16_t v);
+/* Setting "general.alignment" with set_u32 is the same as set_alignment; any
+   other type for that key is INVALID_ARGUMENT. */
+MLXN_API mlxn_status mlxn_gguf_writer_set_u32(mlxn_gguf_writer *w, const char *key, uint32_t v);
+MLXN_API mlxn_status mlxn_gguf_writer_set_i32(mlxn_gguf_writer *w, const char *key, int32_t v);
+MLXN_API mlxn_status mlxn_gguf_writer_set_u64(mlxn_gguf_writer *w, const char *key, uint64_t v);
+MLXN_API mlxn_status mlxn_gguf_writer_set_i64(mlxn_gguf_writer *w, const char *key, int64_t v);
+MLXN_API mlxn_status mlxn_gguf_writer_set_f32(mlxn_gguf_writer *w, const char *key, float v);
+MLXN_API mlxn_status mlxn_gguf_writer_set_f64(mlxn_gguf_writer *w, const char *key, double v);
+MLXN_API mlxn_status mlxn_gguf_writer_set_bool(mlxn_gguf_writer *w, const char *key, int v);
+/* A string of `len` bytes (any bytes). */
+MLXN_API mlxn_status mlxn_gguf_writer_set_str(mlxn_gguf_writer *w, const char *key, const char *s, uint64_t len);
+/* An array of n scalars of elem_type (not STRING/ARRAY), given as a host array
+   of that C type (uint8_t, int8_t, ..., float, bool as uint8_t 0/1, double). */
+MLXN_API mlxn_status mlxn_gguf_writer_set_array(mlxn_gguf_writer *w, const char *key, mlxn_gguf_type elem_type,
+                                                const void *data, uint64_t n);
+/* An array of n NUL-terminated strings. */
+MLXN_API mlxn_status mlxn_gguf_writer_set_str_array(mlxn_gguf_writer *w, const char *key,
+                                                    const char *const *strs, uint64_t n);
+/* Adds a tensor: ndim 1..4, ne in ggml order (ne[0] innermost, a multiple of
+   the block size), nbytes must equal the computed size. `data` is NOT copied:
+   it must stay valid until the last write; NULL writes zeros. */
+MLXN_API mlxn_status mlxn_gguf_writer_add_tensor(mlxn_gguf_writer *w, const char *name, mlxn_ggml_type type,
+                                                 int ndim, const int64_t *ne, const void *data, uint64_t nbytes);
+/* Writes the file (version 3). IO on OS errors (a partial file may remain). */
+MLXN_API mlxn_status mlxn_gguf_writer_write(const mlxn_gguf_writer *w, const char *path);
+/* Writes into a new malloc'd buffer; free it with mlxn_gguf_buffer_free. */
+MLXN_API mlxn_status mlxn_gguf_writer_write_memory(const mlxn_gguf_writer *w, void **buf, size_t *size);
+MLXN_API void        mlxn_gguf_buffer_free(void *buf);
+
+
 #ifdef __cplusplus
 }
 #endif

@@ -5,6 +5,7 @@
 #   2. AddressSanitizer + UndefinedBehaviorSanitizer build, all C tests again
 #   3. install into a staging prefix; a consumer project uses find_package(mlxn) and pkg-config
 #   4. Python peer oracles (MLX, numpy) in a venv with pinned versions
+#   5. a 30-second libFuzzer run of the GGUF reader (skipped without clang)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -48,5 +49,18 @@ if [ ! -x .venv/bin/python ] || ! cmp -s tests/oracle/requirements.txt .venv/req
   cp tests/oracle/requirements.txt .venv/requirements.txt
 fi
 MLXN_LIB="$ROOT/build/libmlxn.so" .venv/bin/python -m pytest -q tests/oracle
+
+step "GGUF fuzz (libFuzzer, 30 s)"
+if command -v clang >/dev/null 2>&1; then
+  CC=clang cmake -S . -B build-fuzz $GEN -DMLXN_FUZZ=ON -DMLXN_CUDA=OFF -DMLXN_BUILD_TESTS=OFF \
+        -DMLXN_BUILD_TOOLS=OFF -DMLXN_NATIVE=OFF >/dev/null
+  cmake --build build-fuzz --target fuzz_gguf -j "$JOBS"
+  # new inputs go to a scratch dir so the checked-in seed corpus stays small
+  rm -rf build-fuzz/corpus && mkdir -p build-fuzz/corpus
+  build-fuzz/fuzz_gguf -max_total_time=30 -max_len=4096 -print_final_stats=1 \
+      build-fuzz/corpus tests/fuzz/corpus_gguf 2>&1 | tail -n 12
+else
+  echo "clang not found: GGUF fuzz run skipped"
+fi
 
 step "all tests passed"
