@@ -112,6 +112,10 @@ mlxn_status mlxn_encode(mlxn_encoder *e, mlxn_op_call *c);
    with a message naming `op` and the argument. */
 mlxn_status mlxn_check_encoder(const char *op, const mlxn_encoder *e);
 mlxn_status mlxn_check_buffer(const char *op, const char *arg, const mlxn_encoder *e, const mlxn_buffer *b);
+/* UNSUPPORTED unless b is f32/f16/bf16; INVALID_ARGUMENT unless a and b share a dtype. */
+mlxn_status mlxn_check_float_dtype(const char *op, const mlxn_buffer *b, const char *name);
+mlxn_status mlxn_check_same_dtype(const char *op, const mlxn_buffer *a, const char *an, const mlxn_buffer *b,
+                                  const char *bn);
 bool        mlxn_buffers_overlap(const mlxn_buffer *a, const mlxn_buffer *b);
 bool        mlxn_buffers_same_view(const mlxn_buffer *a, const mlxn_buffer *b);
 

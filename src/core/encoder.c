@@ -79,6 +79,22 @@ mlxn_status mlxn_check_buffer(const char *op, const char *arg, const mlxn_encode
     return MLXN_OK;
 }
 
+/* Dtype checks shared by the ops layer (messages name the op and argument). */
+mlxn_status mlxn_check_float_dtype(const char *op, const mlxn_buffer *a, const char *an) {
+    if (!mlxn_is_float_dtype(a->dtype))
+        return mlxn_set_error(MLXN_ERR_UNSUPPORTED, "%s: %s dtype %s is not supported (f32, f16, bf16)", op, an,
+                              mlxn_dtype_name(a->dtype));
+    return MLXN_OK;
+}
+
+mlxn_status mlxn_check_same_dtype(const char *op, const mlxn_buffer *a, const char *an, const mlxn_buffer *b,
+                                    const char *bn) {
+    if (a->dtype != b->dtype)
+        return mlxn_set_error(MLXN_ERR_INVALID_ARGUMENT, "%s: %s dtype (%s) must equal %s dtype (%s)", op, bn,
+                              mlxn_dtype_name(b->dtype), an, mlxn_dtype_name(a->dtype));
+    return MLXN_OK;
+}
+
 mlxn_status mlxn_encoder_barrier(mlxn_encoder *e) {
     if (!e) return mlxn_set_error(MLXN_ERR_INVALID_ARGUMENT, "encoder_barrier: encoder is NULL");
     return MLXN_OK; /* both backends execute an encoder's work in order */

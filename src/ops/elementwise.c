@@ -42,21 +42,6 @@ static mlxn_status check_overlap(const char *op, const mlxn_buffer *out, const m
 
 /* Shared dtype checks: `b` must have `a`'s dtype (INVALID_ARGUMENT), and that
    dtype must be a float type (UNSUPPORTED). */
-static mlxn_status check_same_dtype(const char *op, const mlxn_buffer *a, const char *an, const mlxn_buffer *b,
-                                    const char *bn) {
-    if (a->dtype != b->dtype)
-        return mlxn_set_error(MLXN_ERR_INVALID_ARGUMENT, "%s: %s dtype (%s) must equal %s dtype (%s)", op, bn,
-                              mlxn_dtype_name(b->dtype), an, mlxn_dtype_name(a->dtype));
-    return MLXN_OK;
-}
-
-static mlxn_status check_float(const char *op, const mlxn_buffer *a, const char *an) {
-    if (!mlxn_is_float_dtype(a->dtype))
-        return mlxn_set_error(MLXN_ERR_UNSUPPORTED, "%s: %s dtype %s is not supported (f32, f16, bf16)", op, an,
-                              mlxn_dtype_name(a->dtype));
-    return MLXN_OK;
-}
-
 /* ---- mlxn_unary ------------------------------------------------------------ */
 
 mlxn_status mlxn_unary(mlxn_encoder *e, const mlxn_buffer *x, mlxn_buffer *y, const mlxn_unary_params *p) {
@@ -74,8 +59,8 @@ mlxn_status mlxn_unary(mlxn_encoder *e, const mlxn_buffer *x, mlxn_buffer *y, co
     if (p->op == MLXN_UNARY_SOFTCAP && (!isfinite(p->alpha) || !(p->alpha > 0.0f)))
         return mlxn_set_error(MLXN_ERR_INVALID_ARGUMENT, "%s: SOFTCAP alpha (%g) must be finite and > 0", op,
                               (double)p->alpha);
-    if ((s = check_same_dtype(op, x, "x", y, "y"))) return s;
-    if ((s = check_float(op, x, "x"))) return s;
+    if ((s = mlxn_check_same_dtype(op, x, "x", y, "y"))) return s;
+    if ((s = mlxn_check_float_dtype(op, x, "x"))) return s;
     if (x->numel != y->numel)
         return mlxn_set_error(MLXN_ERR_INVALID_ARGUMENT, "%s: y has %lld elements, x %lld", op, (long long)y->numel,
                               (long long)x->numel);
@@ -108,9 +93,9 @@ mlxn_status mlxn_binary(mlxn_encoder *e, const mlxn_buffer *a, const mlxn_buffer
     if ((int)p->op < (int)MLXN_BINARY_ADD || (int)p->op > (int)MLXN_BINARY_DIV)
         return mlxn_set_error(MLXN_ERR_INVALID_ARGUMENT, "%s: op (%d) must be in [0, %d]", op, (int)p->op,
                               (int)MLXN_BINARY_DIV);
-    if ((s = check_same_dtype(op, a, "a", b, "b"))) return s;
-    if ((s = check_same_dtype(op, a, "a", y, "y"))) return s;
-    if ((s = check_float(op, a, "a"))) return s;
+    if ((s = mlxn_check_same_dtype(op, a, "a", b, "b"))) return s;
+    if ((s = mlxn_check_same_dtype(op, a, "a", y, "y"))) return s;
+    if ((s = mlxn_check_float_dtype(op, a, "a"))) return s;
     if (a->numel != y->numel)
         return mlxn_set_error(MLXN_ERR_INVALID_ARGUMENT, "%s: y has %lld elements, a %lld", op, (long long)y->numel,
                               (long long)a->numel);
@@ -147,9 +132,9 @@ mlxn_status mlxn_glu(mlxn_encoder *e, const mlxn_buffer *gate, const mlxn_buffer
     if ((int)p->op < (int)MLXN_GLU_SWIGLU || (int)p->op > (int)MLXN_GLU_SIGMOID)
         return mlxn_set_error(MLXN_ERR_INVALID_ARGUMENT, "%s: op (%d) must be in [0, %d]", op, (int)p->op,
                               (int)MLXN_GLU_SIGMOID);
-    if (up && (s = check_same_dtype(op, gate, "gate", up, "up"))) return s;
-    if ((s = check_same_dtype(op, gate, "gate", y, "y"))) return s;
-    if ((s = check_float(op, gate, "gate"))) return s;
+    if (up && (s = mlxn_check_same_dtype(op, gate, "gate", up, "up"))) return s;
+    if ((s = mlxn_check_same_dtype(op, gate, "gate", y, "y"))) return s;
+    if ((s = mlxn_check_float_dtype(op, gate, "gate"))) return s;
 
     const int64_t y_cols = y->ndim ? y->shape[y->ndim - 1] : 1;
     int64_t cols;
@@ -200,8 +185,8 @@ mlxn_status mlxn_cast(mlxn_encoder *e, const mlxn_buffer *x, mlxn_buffer *y) {
     if ((s = mlxn_check_encoder(op, e))) return s;
     if ((s = mlxn_check_buffer(op, "x", e, x))) return s;
     if ((s = mlxn_check_buffer(op, "y", e, y))) return s;
-    if ((s = check_float(op, x, "x"))) return s;
-    if ((s = check_float(op, y, "y"))) return s;
+    if ((s = mlxn_check_float_dtype(op, x, "x"))) return s;
+    if ((s = mlxn_check_float_dtype(op, y, "y"))) return s;
     if (x->numel != y->numel)
         return mlxn_set_error(MLXN_ERR_INVALID_ARGUMENT, "%s: y has %lld elements, x %lld", op, (long long)y->numel,
                               (long long)x->numel);

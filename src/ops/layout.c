@@ -69,21 +69,6 @@ static mlxn_status check_no_overlap(const char *op, const mlxn_buffer *out, cons
                           out_name, in_name, out->offset, in->offset, out->nbytes, in->nbytes);
 }
 
-static mlxn_status check_float(const char *op, const mlxn_buffer *a, const char *an) {
-    if (!mlxn_is_float_dtype(a->dtype))
-        return mlxn_set_error(MLXN_ERR_UNSUPPORTED, "%s: %s dtype %s is not supported (f32, f16, bf16)", op, an,
-                              mlxn_dtype_name(a->dtype));
-    return MLXN_OK;
-}
-
-static mlxn_status check_same_dtype(const char *op, const mlxn_buffer *a, const char *an, const mlxn_buffer *b,
-                                    const char *bn) {
-    if (a->dtype != b->dtype)
-        return mlxn_set_error(MLXN_ERR_INVALID_ARGUMENT, "%s: %s dtype (%s) must equal %s dtype (%s)", op, bn,
-                              mlxn_dtype_name(b->dtype), an, mlxn_dtype_name(a->dtype));
-    return MLXN_OK;
-}
-
 static mlxn_status check_ndim(const char *op, const mlxn_buffer *b, const char *bn, int want, const char *layout) {
     if (b->ndim != want)
         return mlxn_set_error(MLXN_ERR_INVALID_ARGUMENT, "%s: %s must be %d-D %s, has %d dims", op, bn, want, layout,
@@ -104,7 +89,7 @@ mlxn_status mlxn_gather_rows(mlxn_encoder *e, const mlxn_buffer *table, const ml
     if (!p) return mlxn_set_error(MLXN_ERR_INVALID_ARGUMENT, "%s: params is NULL", op);
     if (!isfinite(p->scale))
         return mlxn_set_error(MLXN_ERR_INVALID_ARGUMENT, "%s: scale (%g) must be finite", op, (double)p->scale);
-    if ((s = check_float(op, table, "table"))) return s;
+    if ((s = mlxn_check_float_dtype(op, table, "table"))) return s;
     if (ids->dtype != MLXN_I32 && ids->dtype != MLXN_U32)
         return mlxn_set_error(MLXN_ERR_UNSUPPORTED, "%s: ids dtype %s is not supported (i32, u32)", op,
                               mlxn_dtype_name(ids->dtype));
@@ -167,7 +152,7 @@ mlxn_status mlxn_permute(mlxn_encoder *e, const mlxn_buffer *x, mlxn_buffer *y, 
             return mlxn_set_error(MLXN_ERR_INVALID_ARGUMENT, "%s: perm repeats axis %d (not a permutation)", op, a);
         seen[a] = true;
     }
-    if ((s = check_same_dtype(op, x, "x", y, "y"))) return s;
+    if ((s = mlxn_check_same_dtype(op, x, "x", y, "y"))) return s;
     for (int i = 0; i < nd; i++)
         if (y->shape[i] != x->shape[p->perm[i]])
             return mlxn_set_error(MLXN_ERR_INVALID_ARGUMENT, "%s: y.shape[%d] (%lld) must equal x.shape[perm[%d] = %d] (%lld)",
@@ -261,7 +246,7 @@ mlxn_status mlxn_copy_2d(mlxn_encoder *e, const mlxn_buffer *src, mlxn_buffer *d
     if (p->rows < 1 || p->cols < 1)
         return mlxn_set_error(MLXN_ERR_INVALID_ARGUMENT, "%s: rows (%lld) and cols (%lld) must be >= 1", op,
                               (long long)p->rows, (long long)p->cols);
-    if ((s = check_same_dtype(op, src, "src", dst, "dst"))) return s;
+    if ((s = mlxn_check_same_dtype(op, src, "src", dst, "dst"))) return s;
     if ((s = check_block(op, "src", p->rows, p->cols, p->src_stride, p->src_col, src->numel))) return s;
     if ((s = check_block(op, "dst", p->rows, p->cols, p->dst_stride, p->dst_col, dst->numel))) return s;
     if ((s = check_no_overlap(op, dst, "dst", src, "src"))) return s;
@@ -289,7 +274,7 @@ mlxn_status mlxn_repeat_heads(mlxn_encoder *e, const mlxn_buffer *x, mlxn_buffer
     if (!p) return mlxn_set_error(MLXN_ERR_INVALID_ARGUMENT, "%s: params is NULL", op);
     if (p->interleaved != 0 && p->interleaved != 1)
         return mlxn_set_error(MLXN_ERR_INVALID_ARGUMENT, "%s: interleaved (%d) must be 0 or 1", op, p->interleaved);
-    if ((s = check_same_dtype(op, x, "x", y, "y"))) return s;
+    if ((s = mlxn_check_same_dtype(op, x, "x", y, "y"))) return s;
     if ((s = check_ndim(op, x, "x", 3, "[T, Hg, D]"))) return s;
     if ((s = check_ndim(op, y, "y", 3, "[T, H, D]"))) return s;
     const int64_t T = x->shape[0], Hg = x->shape[1], D = x->shape[2], H = y->shape[1];
@@ -327,8 +312,8 @@ mlxn_status mlxn_kv_cache_write(mlxn_encoder *e, const mlxn_buffer *src, mlxn_bu
     if (!p) return mlxn_set_error(MLXN_ERR_INVALID_ARGUMENT, "%s: params is NULL", op);
     if (p->sliding != 0 && p->sliding != 1)
         return mlxn_set_error(MLXN_ERR_INVALID_ARGUMENT, "%s: sliding (%d) must be 0 or 1", op, p->sliding);
-    if ((s = check_float(op, src, "src"))) return s;
-    if ((s = check_float(op, cache, "cache"))) return s;
+    if ((s = mlxn_check_float_dtype(op, src, "src"))) return s;
+    if ((s = mlxn_check_float_dtype(op, cache, "cache"))) return s;
     if ((s = check_ndim(op, src, "src", 3, "[T, H, D]"))) return s;
     if ((s = check_ndim(op, cache, "cache", 3, "[H, cap, D]"))) return s;
     const int64_t T = src->shape[0], H = src->shape[1], D = src->shape[2], cap = cache->shape[1];
