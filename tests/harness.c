@@ -260,3 +260,24 @@ void check_result(report_t *rep, const char *name, const double *got, const doub
     }
     report_case(rep, name, e <= limit, "nmse %.3e (limit %.0e)", e, limit);
 }
+
+double rng_nonzero(rng_t *rng, mlxn_dtype t, double lo, double hi) {
+    for (;;) {
+        double v = rng_uniform(rng, lo, hi);
+        round_through(t, &v, 1);
+        if (v != 0.0) return v;
+    }
+}
+
+mlxn_status upload_values_misaligned(mlxn_device *d, mlxn_dtype t, int64_t n, const double *v, int misalign,
+                                     mlxn_buffer **base, mlxn_buffer **view) {
+    const int64_t total = n + misalign;
+    double *tmp = calloc((size_t)total, sizeof *tmp);
+    if (!tmp) return MLXN_ERR_OUT_OF_MEMORY;
+    for (int64_t i = 0; i < n; i++) tmp[misalign + i] = v[i];
+    for (int64_t i = 0; i < misalign; i++) tmp[i] = 1.0;
+    mlxn_status s = upload_values(d, t, 1, &total, tmp, base);
+    free(tmp);
+    if (s) return s;
+    return mlxn_buffer_view(*base, (size_t)misalign * mlxn_dtype_size(t), t, 1, &n, view);
+}

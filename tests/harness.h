@@ -89,6 +89,15 @@ void guarded_free(guarded_t *g);
 /* A new buffer of dtype t and shape holding v (rounded to t). */
 mlxn_status upload_values(mlxn_device *d, mlxn_dtype t, int ndim, const int64_t *shape, const double *v, mlxn_buffer **out);
 
+/* A uniform draw in [lo, hi) that is non-zero after rounding to dtype t. */
+double rng_nonzero(rng_t *rng, mlxn_dtype t, double lo, double hi);
+
+/* A 1-D buffer of n values of dtype t held as a view `misalign` elements into
+   a larger base (the elements before it are 1.0): the misaligned-input form
+   of upload_values. Free *view, then *base. */
+mlxn_status upload_values_misaligned(mlxn_device *d, mlxn_dtype t, int64_t n, const double *v, int misalign,
+                                     mlxn_buffer **base, mlxn_buffer **view);
+
 /* Checks a differential case's result: NMSE under `limit` (and guards intact);
    reports it under `name`. */
 void check_result(report_t *rep, const char *name, const double *got, const double *ref, size_t n, double limit,

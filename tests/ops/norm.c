@@ -71,29 +71,8 @@ static void make_name(ncase *c) {
 }
 
 /* A uniform value in [lo, hi) that is nonzero once rounded to dtype t. */
-static double draw_nonzero(rng_t *rng, mlxn_dtype t, double lo, double hi) {
-    for (;;) {
-        double v = rng_uniform(rng, lo, hi);
-        round_through(t, &v, 1);
-        if (v != 0.0) return v;
-    }
-}
-
 /* w as a buffer; with misalign, a view one element into a larger buffer
    (so the CUDA vector path must notice w's alignment too). */
-static mlxn_status upload_w(mlxn_device *d, mlxn_dtype t, int64_t dim, const double *w, int misalign,
-                            mlxn_buffer **base, mlxn_buffer **view) {
-    const int64_t n = dim + misalign;
-    double *tmp = calloc((size_t)n, sizeof *tmp);
-    if (!tmp) return MLXN_ERR_OUT_OF_MEMORY;
-    for (int64_t i = 0; i < dim; i++) tmp[misalign + i] = w[i];
-    for (int64_t i = 0; i < misalign; i++) tmp[i] = 1.0;
-    mlxn_status s = upload_values(d, t, 1, &n, tmp, base);
-    free(tmp);
-    if (s) return s;
-    return mlxn_buffer_view(*base, (size_t)misalign * mlxn_dtype_size(t), t, 1, &dim, view);
-}
-
 static void run_case(const test_env *env, report_t *rep, const ncase *c) {
     const int64_t n = c->rows * c->dim;
     int64_t shape[3];
@@ -114,10 +93,10 @@ static void run_case(const test_env *env, report_t *rep, const ncase *c) {
         report_case(rep, c->name, false, "host allocation failed");
         goto done;
     }
-    for (int64_t i = 0; i < n; i++) x[i] = draw_nonzero(&rng, c->dt, -c->mag, c->mag);
+    for (int64_t i = 0; i < n; i++) x[i] = rng_nonzero(&rng, c->dt, -c->mag, c->mag);
     /* weights of either sign around 1 (Gemma's 1 + w and plain w alike) */
     for (int64_t i = 0; i < c->dim; i++)
-        w[i] = (rng_u64(&rng) & 1 ? -1.0 : 1.0) * draw_nonzero(&rng, w_dtype(c), 0.25, 2.0);
+        w[i] = (rng_u64(&rng) & 1 ? -1.0 : 1.0) * rng_nonzero(&rng, w_dtype(c), 0.25, 2.0);
 
     if ((s = guarded_new(env->dev, c->dt, nd, shape, c->misalign, &gy))) goto dev_err;
     if (c->inplace) {
@@ -128,7 +107,7 @@ static void run_case(const test_env *env, report_t *rep, const ncase *c) {
     }
     mlxn_buffer *xb = c->inplace ? gy.view : gx.view;
     if (c->op == NORM_RMS && c->wm != WM_NONE &&
-        (s = upload_w(env->dev, w_dtype(c), c->dim, w, c->misalign, &wbase, &wb)))
+        (s = upload_values_misaligned(env->dev, w_dtype(c), c->dim, w, c->misalign, &wbase, &wb)))
         goto dev_err;
 
     const mlxn_norm_params p = {(float)c->eps};
