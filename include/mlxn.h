@@ -466,6 +466,9 @@ MLXN_API mlxn_status mlxn_rms_norm_add(mlxn_encoder *e, const mlxn_buffer *x, co
 MLXN_API mlxn_status mlxn_rms_norm_gate(mlxn_encoder *e, const mlxn_buffer *x, const mlxn_buffer *w,
                                         const mlxn_buffer *z, mlxn_buffer *y, const mlxn_norm_params *p);
 
+/* [fused_norm2] */
+/* [/fused_norm2] */
+
 /* ------------------------------------------------------------------------- */
 /* Layout, gathers and the KV cache                                           */
 /* ------------------------------------------------------------------------- */
@@ -544,6 +547,44 @@ MLXN_API mlxn_status mlxn_cumsum(mlxn_encoder *e, const mlxn_buffer *x, mlxn_buf
 
 /* Row sums: x [..., n] f32/f16/bf16 -> y [rows] of x's dtype or f32, accumulated in f32. */
 MLXN_API mlxn_status mlxn_row_sum(mlxn_encoder *e, const mlxn_buffer *x, mlxn_buffer *y);
+
+/* ------------------------------------------------------------------------- */
+/* Sorting and top-k                                                         */
+/* ------------------------------------------------------------------------- */
+/*
+ * Workspaces. Ops never allocate. An op that needs scratch memory takes a
+ * caller-owned buffer `ws` (any dtype; its view's bytes are what counts) of at
+ * least the size that its mlxn_<op>_workspace_size(...) function returns for
+ * the device and shapes; NULL is accepted where that size is 0. The op may
+ * overwrite the workspace; it must not overlap any input or output. Size it
+ * once for the largest shape and reuse it every step (or take it from a pool).
+ */
+/* [sort] */
+/* [/sort] */
+
+/* ------------------------------------------------------------------------- */
+/* MoE routing and sampling                                                  */
+/* ------------------------------------------------------------------------- */
+/* [sample] */
+/* [/sample] */
+
+/* ------------------------------------------------------------------------- */
+/* Backward kernels (f32, for calibration and training)                      */
+/* ------------------------------------------------------------------------- */
+/* [backward] */
+/* [/backward] */
+
+/* ------------------------------------------------------------------------- */
+/* Quantized formats: ggml blocks (dequantize on device, quantize on host)   */
+/* ------------------------------------------------------------------------- */
+/* [quant_ggml] */
+/* [/quant_ggml] */
+
+/* ------------------------------------------------------------------------- */
+/* Quantized formats: MLX (affine, mxfp4, mxfp8, nvfp4)                      */
+/* ------------------------------------------------------------------------- */
+/* [quant_mlx] */
+/* [/quant_mlx] */
 
 /* ------------------------------------------------------------------------- */
 /* GGUF                                                                       */
@@ -743,6 +784,12 @@ MLXN_API mlxn_status mlxn_gguf_writer_write(const mlxn_gguf_writer *w, const cha
 MLXN_API mlxn_status mlxn_gguf_writer_write_memory(const mlxn_gguf_writer *w, void **buf, size_t *size);
 MLXN_API void        mlxn_gguf_buffer_free(void *buf);
 
+
+/* ------------------------------------------------------------------------- */
+/* safetensors, MLX-quantized model configs, loading weights onto a device   */
+/* ------------------------------------------------------------------------- */
+/* [safetensors] */
+/* [/safetensors] */
 
 #ifdef __cplusplus
 }

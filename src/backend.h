@@ -38,10 +38,38 @@ typedef enum {
     MLXN_OPK_ARGMAX,
     MLXN_OPK_CUMSUM,
     MLXN_OPK_ROW_SUM,
+    /* [sort] */
+    MLXN_OPK_ARGSORT,
+    MLXN_OPK_TOP_K,
+    /* [/sort] */
+    /* [sample] */
+    MLXN_OPK_MOE_SOFTMAX_TOPK,
+    MLXN_OPK_MOE_WEIGHTED_REDUCE,
+    MLXN_OPK_SOFTMAX_SAMPLE,
+    /* [/sample] */
+    /* [fused_norm2] */
+    MLXN_OPK_RMS_NORM_MUL,
+    MLXN_OPK_HEAD_NORM_ROPE,
+    MLXN_OPK_MOE_WSUM_NORM_ADD,
+    MLXN_OPK_TRIPLE_NORM,
+    /* [/fused_norm2] */
+    /* [backward] */
+    MLXN_OPK_SOFTMAX_BACKWARD,
+    MLXN_OPK_RMS_NORM_BACKWARD,
+    MLXN_OPK_UNARY_BACKWARD,
+    MLXN_OPK_ROW_SUM_BACKWARD,
+    /* [/backward] */
+    /* [quant_ggml] */
+    MLXN_OPK_DEQUANT_GGML,
+    /* [/quant_ggml] */
+    /* [quant_mlx] */
+    MLXN_OPK_DEQUANT_MLX,
+    MLXN_OPK_GATHER_MLX,
+    /* [/quant_mlx] */
     MLXN_OPK_COUNT
 } mlxn_op_kind;
 
-#define MLXN_OP_MAX_BUFS 6
+#define MLXN_OP_MAX_BUFS 8
 
 /* Plans of the memory-bound families (filled by src/ops/<family>.c). */
 typedef struct {
@@ -117,6 +145,8 @@ typedef struct mlxn_backend_vtable {
     void (*free)(void *dev, void *ptr);
     int  (*write)(void *dev, void *dst, const void *src, size_t nbytes);
     int  (*read)(void *dev, void *dst, const void *src, size_t nbytes);
+    /* [load] host staging and asynchronous uploads (src/io/load.c) */
+    /* [/load] */
 
     /* encoders: an in-order queue */
     int  (*encoder_new)(void *dev, void **enc);
@@ -159,6 +189,34 @@ typedef struct mlxn_backend_vtable {
     mlxn_op_fn argmax;
     mlxn_op_fn cumsum;
     mlxn_op_fn row_sum;
+    /* [sort] */
+    mlxn_op_fn argsort;
+    mlxn_op_fn top_k;
+    /* [/sort] */
+    /* [sample] */
+    mlxn_op_fn moe_softmax_topk;
+    mlxn_op_fn moe_weighted_reduce;
+    mlxn_op_fn softmax_sample;
+    /* [/sample] */
+    /* [fused_norm2] */
+    mlxn_op_fn rms_norm_mul;
+    mlxn_op_fn head_norm_rope;
+    mlxn_op_fn moe_wsum_norm_add;
+    mlxn_op_fn triple_norm;
+    /* [/fused_norm2] */
+    /* [backward] */
+    mlxn_op_fn softmax_backward;
+    mlxn_op_fn rms_norm_backward;
+    mlxn_op_fn unary_backward;
+    mlxn_op_fn row_sum_backward;
+    /* [/backward] */
+    /* [quant_ggml] */
+    mlxn_op_fn dequant_ggml;
+    /* [/quant_ggml] */
+    /* [quant_mlx] */
+    mlxn_op_fn dequant_mlx;
+    mlxn_op_fn gather_mlx;
+    /* [/quant_mlx] */
 } mlxn_backend_vtable;
 
 /* Backends report errors by returning an mlxn_status value and setting the

@@ -329,6 +329,11 @@ static void suite(const test_env *env, report_t *rep, void *user) {
     fused_norm_suite(env, rep, false);
     layout_suite(env, rep, false);
     reduce_suite(env, rep, false);
+    sort_suite(env, rep, false);
+    sample_suite(env, rep, false);
+    backward_suite(env, rep, false);
+    quant_ggml_suite(env, rep, false);
+    quant_mlx_suite(env, rep, false);
 }
 
 int main(int argc, char **argv) {
@@ -345,6 +350,11 @@ int main(int argc, char **argv) {
         fused_norm_suite(&none, &rep, true);
         layout_suite(&none, &rep, true);
         reduce_suite(&none, &rep, true);
+        sort_suite(&none, &rep, true);
+        sample_suite(&none, &rep, true);
+        backward_suite(&none, &rep, true);
+        quant_ggml_suite(&none, &rep, true);
+        quant_mlx_suite(&none, &rep, true);
         return 0;
     }
     return run_suite(argc, argv, "test_ops", suite, NULL);

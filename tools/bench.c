@@ -183,7 +183,7 @@ int cli_bench(mlxn_device *d, const bench_opts *o) {
     printf("| case | us | graph us | host us | GB/s | %% of copy | peer us | peer/ours |\n");
     printf("|---|---:|---:|---:|---:|---:|---:|---:|\n");
     int fails = 0;
-    enum { MAX_CASES = 256 };
+    enum { MAX_CASES = 512 };
     bench_case *cases = calloc(MAX_CASES, sizeof *cases);
     if (!cases) return 1;
     int nc = 0;
@@ -194,6 +194,11 @@ int cli_bench(mlxn_device *d, const bench_opts *o) {
     nc += bench_fused_norm_cases(cases + nc, MAX_CASES - nc);
     nc += bench_layout_cases(cases + nc, MAX_CASES - nc);
     nc += bench_reduce_cases(cases + nc, MAX_CASES - nc);
+    nc += bench_sort_cases(cases + nc, MAX_CASES - nc);
+    nc += bench_sample_cases(cases + nc, MAX_CASES - nc);
+    nc += bench_backward_cases(cases + nc, MAX_CASES - nc);
+    nc += bench_quant_ggml_cases(cases + nc, MAX_CASES - nc);
+    nc += bench_quant_mlx_cases(cases + nc, MAX_CASES - nc);
     nc += bench_chain_cases(cases + nc, MAX_CASES - nc);
     for (int i = 0; i < nc; i++) {
         const bench_case *c = &cases[i];

@@ -36,6 +36,11 @@ int bench_chain_cases(bench_case *out, int max);
 int bench_fused_norm_cases(bench_case *out, int max);
 int bench_layout_cases(bench_case *out, int max);
 int bench_reduce_cases(bench_case *out, int max);
+int bench_sort_cases(bench_case *out, int max);
+int bench_sample_cases(bench_case *out, int max);
+int bench_backward_cases(bench_case *out, int max);
+int bench_quant_ggml_cases(bench_case *out, int max);
+int bench_quant_mlx_cases(bench_case *out, int max);
 
 /* Helpers for make_set: a buffer of dtype t and shape filled with uniform
    values in [lo, hi) (integers for i32/u32), or zero-filled when fill is 0. */

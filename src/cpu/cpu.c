@@ -134,6 +134,8 @@ const mlxn_backend_vtable mlxn_cpu_backend = {
     .free = cpu_free,
     .write = cpu_copy_mem,
     .read = cpu_copy_mem,
+    /* [load] */
+    /* [/load] */
     .encoder_new = cpu_encoder_new,
     .encoder_free = cpu_encoder_free,
     .encoder_wait = cpu_encoder_wait,
@@ -167,4 +169,32 @@ const mlxn_backend_vtable mlxn_cpu_backend = {
     .argmax = mlxn_cpu_argmax,
     .cumsum = mlxn_cpu_cumsum,
     .row_sum = mlxn_cpu_row_sum,
+    /* [sort] */
+    .argsort = NULL,
+    .top_k = NULL,
+    /* [/sort] */
+    /* [sample] */
+    .moe_softmax_topk = NULL,
+    .moe_weighted_reduce = NULL,
+    .softmax_sample = NULL,
+    /* [/sample] */
+    /* [fused_norm2] */
+    .rms_norm_mul = NULL,
+    .head_norm_rope = NULL,
+    .moe_wsum_norm_add = NULL,
+    .triple_norm = NULL,
+    /* [/fused_norm2] */
+    /* [backward] */
+    .softmax_backward = NULL,
+    .rms_norm_backward = NULL,
+    .unary_backward = NULL,
+    .row_sum_backward = NULL,
+    /* [/backward] */
+    /* [quant_ggml] */
+    .dequant_ggml = NULL,
+    /* [/quant_ggml] */
+    /* [quant_mlx] */
+    .dequant_mlx = NULL,
+    .gather_mlx = NULL,
+    /* [/quant_mlx] */
 };

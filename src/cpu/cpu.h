@@ -26,5 +26,17 @@ int mlxn_cpu_kv_cache_write(void *dev, void *enc, const mlxn_op_call *c);
 int mlxn_cpu_argmax(void *dev, void *enc, const mlxn_op_call *c);  /* reduce.c */
 int mlxn_cpu_cumsum(void *dev, void *enc, const mlxn_op_call *c);
 int mlxn_cpu_row_sum(void *dev, void *enc, const mlxn_op_call *c);
+/* [sort] */
+/* [/sort] */
+/* [sample] */
+/* [/sample] */
+/* [fused_norm2] */
+/* [/fused_norm2] */
+/* [backward] */
+/* [/backward] */
+/* [quant_ggml] */
+/* [/quant_ggml] */
+/* [quant_mlx] */
+/* [/quant_mlx] */
 
 #endif

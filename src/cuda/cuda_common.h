@@ -62,6 +62,18 @@ int mlxn_cuda_kv_cache_write(void *dev, void *enc, const mlxn_op_call *c);
 int mlxn_cuda_argmax(void *dev, void *enc, const mlxn_op_call *c);
 int mlxn_cuda_cumsum(void *dev, void *enc, const mlxn_op_call *c);
 int mlxn_cuda_row_sum(void *dev, void *enc, const mlxn_op_call *c);
+/* [sort] */
+/* [/sort] */
+/* [sample] */
+/* [/sample] */
+/* [fused_norm2] */
+/* [/fused_norm2] */
+/* [backward] */
+/* [/backward] */
+/* [quant_ggml] */
+/* [/quant_ggml] */
+/* [quant_mlx] */
+/* [/quant_mlx] */
 #ifdef __cplusplus
 }
 #endif

@@ -14,5 +14,10 @@ void softmax_suite(const test_env *env, report_t *rep, bool list);
 void fused_norm_suite(const test_env *env, report_t *rep, bool list);
 void layout_suite(const test_env *env, report_t *rep, bool list);
 void reduce_suite(const test_env *env, report_t *rep, bool list);
+void sort_suite(const test_env *env, report_t *rep, bool list);
+void sample_suite(const test_env *env, report_t *rep, bool list);
+void backward_suite(const test_env *env, report_t *rep, bool list);
+void quant_ggml_suite(const test_env *env, report_t *rep, bool list);
+void quant_mlx_suite(const test_env *env, report_t *rep, bool list);
 
 #endif

@@ -1,0 +1,4 @@
+/* sample.c — placeholder: CPU kernels of the sample family. */
+#include "cpu.h"
+
+typedef int mlxn_sample_cpu_placeholder;

@@ -1,0 +1,2 @@
+// quant_mlx.cu — placeholder: CUDA kernels of the quant_mlx family.
+#include "cuda_common.h"

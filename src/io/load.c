@@ -1,0 +1,4 @@
+/* load.c — placeholder. */
+#include "internal.h"
+
+typedef int mlxn_io_load_placeholder;
