@@ -10,6 +10,7 @@
    is read and written by the same thread, and no read-only (nc) loads are
    used. The grid is capped at 32 blocks per SM; the loop covers the rest. */
 #include "cuda_common.h"
+#include "launch.cuh"
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -117,6 +118,7 @@ __device__ __forceinline__ int64_t div_of(int64_t i, int64_t m, bool narrow) {
 
 template <typename T, int V, int OP>
 __global__ void __launch_bounds__(kThreads) unary_kernel(const T *x, T *y, int64_t n, float alpha) {
+    pdl_enter();
     const int64_t units = n / V, stride = (int64_t)gridDim.x * blockDim.x;
     const int64_t tid = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     for (int64_t u = tid; u < units; u += stride) {
@@ -134,6 +136,7 @@ __global__ void __launch_bounds__(kThreads) unary_kernel(const T *x, T *y, int64
 template <typename T, int V, int OP>
 __global__ void __launch_bounds__(kThreads) binary_kernel(const T *a, const T *b, T *y, int64_t n, int64_t nb,
                                                           bool narrow) {
+    pdl_enter();
     const int64_t units = n / V, stride = (int64_t)gridDim.x * blockDim.x;
     const int64_t tid = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     const bool bcast = nb != n;
@@ -156,6 +159,7 @@ __global__ void __launch_bounds__(kThreads) binary_kernel(const T *a, const T *b
 template <typename T, int V, int OP>
 __global__ void __launch_bounds__(kThreads) glu_kernel(const T *g, const T *up, T *y, int64_t n, int64_t cols,
                                                        bool fused, bool narrow) {
+    pdl_enter();
     const int64_t units = n / V, stride = (int64_t)gridDim.x * blockDim.x;
     const int64_t tid = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     for (int64_t u = tid; u < units; u += stride) {
@@ -177,6 +181,7 @@ __global__ void __launch_bounds__(kThreads) glu_kernel(const T *g, const T *up, 
 
 template <typename TI, typename TO, int V>
 __global__ void __launch_bounds__(kThreads) cast_kernel(const TI *x, TO *y, int64_t n) {
+    pdl_enter();
     const int64_t units = n / V, stride = (int64_t)gridDim.x * blockDim.x;
     const int64_t tid = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
     for (int64_t u = tid; u < units; u += stride) {
@@ -193,6 +198,7 @@ __global__ void __launch_bounds__(kThreads) cast_kernel(const TI *x, TO *y, int6
 struct Launch {
     unsigned blocks;
     cudaStream_t st;
+    bool pdl;
 };
 
 /* Enough blocks for one unit per thread, capped at 32 blocks per SM (full
@@ -208,6 +214,7 @@ Launch launch_of(const void *dev, void *enc, int64_t n, int v) {
     Launch l;
     l.blocks = (unsigned)blocks;
     l.st = static_cast<mlxn_cuda_enc *>(enc)->stream;
+    l.pdl = pdl_on(dev);
     return l;
 }
 
@@ -222,7 +229,7 @@ int unary_v(const Launch &l, const mlxn_op_call *c) {
     T *y = static_cast<T *>(c->args[1].ptr);
     switch (p.op) {
 #define U_CASE(OPV)                                                                       \
-    case OPV: unary_kernel<T, V, OPV><<<l.blocks, kThreads, 0, l.st>>>(x, y, p.n, p.alpha); break;
+    case OPV: MLXN_CK(launch_k(unary_kernel<T, V, OPV>, l.blocks, kThreads, 0, l.st, l.pdl, x, y, p.n, p.alpha)); break;
         U_CASE(MLXN_UNARY_GELU)
         U_CASE(MLXN_UNARY_GELU_ERF)
         U_CASE(MLXN_UNARY_SILU)
@@ -258,7 +265,7 @@ int binary_v(const Launch &l, const mlxn_op_call *c) {
     const bool narrow = p.n <= (int64_t)UINT32_MAX;
     switch (p.op) {
 #define B_CASE(OPV)                                                                             \
-    case OPV: binary_kernel<T, V, OPV><<<l.blocks, kThreads, 0, l.st>>>(a, b, y, p.n, p.nb, narrow); break;
+    case OPV: MLXN_CK(launch_k(binary_kernel<T, V, OPV>, l.blocks, kThreads, 0, l.st, l.pdl, a, b, y, p.n, p.nb, narrow)); break;
         B_CASE(MLXN_BINARY_ADD)
         B_CASE(MLXN_BINARY_SUB)
         B_CASE(MLXN_BINARY_MUL)
@@ -291,7 +298,7 @@ int glu_v(const Launch &l, const mlxn_op_call *c) {
     const bool narrow = p.n <= (int64_t)UINT32_MAX;
     switch (p.op) {
 #define G_CASE(OPV)                                                                                        \
-    case OPV: glu_kernel<T, V, OPV><<<l.blocks, kThreads, 0, l.st>>>(g, up, y, p.n, p.cols, fused, narrow); break;
+    case OPV: MLXN_CK(launch_k(glu_kernel<T, V, OPV>, l.blocks, kThreads, 0, l.st, l.pdl, g, up, y, p.n, p.cols, fused, narrow)); break;
         G_CASE(MLXN_GLU_SWIGLU)
         G_CASE(MLXN_GLU_GEGLU)
         G_CASE(MLXN_GLU_GEGLU_ERF)
@@ -322,10 +329,10 @@ int cast_t(const void *dev, void *enc, const mlxn_op_call *c) {
     const int64_t n = c->u.ew.n;
     if (aligned16(x) && aligned16(y)) {
         const Launch l = launch_of(dev, enc, n, 8);
-        cast_kernel<TI, TO, 8><<<l.blocks, kThreads, 0, l.st>>>(x, y, n);
+        MLXN_CK(launch_k(cast_kernel<TI, TO, 8>, l.blocks, kThreads, 0, l.st, l.pdl, x, y, n));
     } else {
         const Launch l = launch_of(dev, enc, n, 1);
-        cast_kernel<TI, TO, 1><<<l.blocks, kThreads, 0, l.st>>>(x, y, n);
+        MLXN_CK(launch_k(cast_kernel<TI, TO, 1>, l.blocks, kThreads, 0, l.st, l.pdl, x, y, n));
     }
     MLXN_CK_LAUNCH("cast_kernel");
     return MLXN_OK;

@@ -22,6 +22,7 @@
    anything else is a per-element index map. All work goes on the encoder's
    stream and every launch is checked. */
 #include "cuda_common.h"
+#include "launch.cuh"
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -103,6 +104,7 @@ template <typename TI, typename TO, int V, bool CONVERT, class M>
 __global__ void __launch_bounds__(kThreads)
     rows_kernel(const TI *__restrict__ src, TO *__restrict__ dst, M map, int64_t rows, int64_t cols, int tpr,
                 float scale, int use_scale) {
+    pdl_enter();
     const int rpb = kThreads / tpr; /* rows per block */
     const int lane = (int)threadIdx.x % tpr;
     const int64_t units = cols / V;
@@ -178,6 +180,7 @@ __global__ void __launch_bounds__(kThreads)
 template <typename T>
 __global__ void __launch_bounds__(kTile *kTileRows)
     transpose_kernel(const T *__restrict__ x, T *__restrict__ y, int64_t B, int64_t R, int64_t C) {
+    pdl_enter();
     __shared__ T tile[kTile][kTile + 1];
     const int64_t tr = (R + kTile - 1) / kTile, tc = (C + kTile - 1) / kTile, tiles = B * tr * tc;
     const int tx = (int)threadIdx.x, ty = (int)threadIdx.y;
@@ -203,11 +206,51 @@ __global__ void __launch_bounds__(kTile *kTileRows)
     }
 }
 
+/* The 2-byte transpose: 64 x 64 tiles, every global access 4 bytes wide (a
+   pair of elements), so a warp moves 128 contiguous bytes per access instead
+   of 64. Needs R and C even (pairs never straddle a row) and 4-byte aligned
+   x and y. The tile's row stride of 65 halves keeps both the row-wise stores
+   and the column-wise loads of shared memory free of bank conflicts. */
+constexpr int kT16 = 64;
+__global__ void __launch_bounds__(32 * 8)
+    transpose16_kernel(const uint16_t *__restrict__ x, uint16_t *__restrict__ y, int64_t B, int64_t R, int64_t C) {
+    pdl_enter();
+    __shared__ uint16_t tile[kT16][kT16 + 1];
+    const int64_t tr = (R + kT16 - 1) / kT16, tc = (C + kT16 - 1) / kT16, tiles = B * tr * tc;
+    const int tx = (int)threadIdx.x, ty = (int)threadIdx.y;
+    for (int64_t t = blockIdx.x; t < tiles; t += gridDim.x) {
+        const int64_t b = t / (tr * tc), rem = t - b * (tr * tc);
+        const int64_t r0 = rem / tc * kT16, c0 = (rem % tc) * kT16;
+        const uint16_t *xb = x + b * R * C;
+        uint16_t *yb = y + b * R * C;
+#pragma unroll
+        for (int k = 0; k < kT16; k += 8) {
+            const int64_t r = r0 + ty + k, c = c0 + 2 * tx;
+            if (r < R && c < C) { /* C even: c + 1 < C too */
+                const uint32_t v = *reinterpret_cast<const uint32_t *>(xb + r * C + c);
+                tile[ty + k][2 * tx] = (uint16_t)(v & 0xffffu);
+                tile[ty + k][2 * tx + 1] = (uint16_t)(v >> 16);
+            }
+        }
+        __syncthreads();
+#pragma unroll
+        for (int k = 0; k < kT16; k += 8) {
+            const int64_t c = c0 + ty + k, r = r0 + 2 * tx;
+            if (r < R && c < C) { /* R even: r + 1 < R too */
+                const uint32_t v = (uint32_t)tile[2 * tx][ty + k] | ((uint32_t)tile[2 * tx + 1][ty + k] << 16);
+                *reinterpret_cast<uint32_t *>(yb + c * R + r) = v;
+            }
+        }
+        __syncthreads(); /* the tile is reused by the next iteration */
+    }
+}
+
 /* any canonical 4-D permute: one y element per iteration */
 template <typename T>
 __global__ void __launch_bounds__(kThreads)
     permute_generic_kernel(const T *__restrict__ x, T *__restrict__ y, int64_t n, int64_t y1, int64_t y2, int64_t y3,
                            int64_t st0, int64_t st1, int64_t st2, int64_t st3) {
+    pdl_enter();
     for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
         const int64_t d = i % y3, q = i / y3, c = q % y2, q2 = q / y2, b = q2 % y1, a = q2 / y1;
         y[i] = x[a * st0 + b * st1 + c * st2 + d * st3];
@@ -241,8 +284,8 @@ int launch_rows(const void *dev, void *enc, const void *src, void *dst, const M 
     const int64_t cap = grid_cap(dev);
     if (blocks > cap) blocks = cap;
     if (blocks < 1) blocks = 1;
-    rows_kernel<TI, TO, V, CONVERT, M><<<(unsigned)blocks, kThreads, 0, stream_of(enc)>>>(
-        static_cast<const TI *>(src), static_cast<TO *>(dst), m, rows, cols, tpr, scale, use_scale);
+    MLXN_CK(launch_k(rows_kernel<TI, TO, V, CONVERT, M>, (unsigned)blocks, kThreads, 0, stream_of(enc), pdl_on(dev), 
+        static_cast<const TI *>(src), static_cast<TO *>(dst), m, rows, cols, tpr, scale, use_scale));
     (void)name; /* MLXN_CK_LAUNCH reports the failing call by its text */
     MLXN_CK_LAUNCH(name);
     return MLXN_OK;
@@ -334,11 +377,21 @@ int permute_t(const void *dev, void *enc, const mlxn_op_call *c) {
     const cudaStream_t st = stream_of(enc);
     if (c->u.gen.d[2] == 2) { /* PERM_TRANSPOSE */
         const int64_t B = sh[0] * sh[1], R = sh[2], C = sh[3];
+        if (sizeof(T) == 2 && R % 2 == 0 && C % 2 == 0 && (reinterpret_cast<uintptr_t>(x) & 3u) == 0 &&
+            (reinterpret_cast<uintptr_t>(y) & 3u) == 0) {
+            int64_t blocks = B * ((R + kT16 - 1) / kT16) * ((C + kT16 - 1) / kT16);
+            const int64_t cap = grid_cap(dev);
+            if (blocks > cap) blocks = cap;
+            if (blocks < 1) blocks = 1;
+            MLXN_CK(launch_k(transpose16_kernel, (unsigned)blocks, dim3(32, 8), 0, st, pdl_on(dev),
+                             reinterpret_cast<const uint16_t *>(x), reinterpret_cast<uint16_t *>(y), B, R, C));
+            return MLXN_OK;
+        }
         int64_t blocks = B * ((R + kTile - 1) / kTile) * ((C + kTile - 1) / kTile);
         const int64_t cap = grid_cap(dev); /* the grid-stride loop covers the rest */
         if (blocks > cap) blocks = cap;
         if (blocks < 1) blocks = 1;
-        transpose_kernel<T><<<(unsigned)blocks, dim3(kTile, kTileRows), 0, st>>>(x, y, B, R, C);
+        MLXN_CK(launch_k(transpose_kernel<T>, (unsigned)blocks, dim3(kTile, kTileRows), 0, st, pdl_on(dev), x, y, B, R, C));
         MLXN_CK_LAUNCH("transpose_kernel");
         return MLXN_OK;
     }
@@ -349,8 +402,8 @@ int permute_t(const void *dev, void *enc, const mlxn_op_call *c) {
     const int64_t cap = grid_cap(dev);
     if (blocks > cap) blocks = cap;
     if (blocks < 1) blocks = 1;
-    permute_generic_kernel<T><<<(unsigned)blocks, kThreads, 0, st>>>(x, y, n, sh[pm[1]], sh[pm[2]], sh[pm[3]],
-                                                                      xs[pm[0]], xs[pm[1]], xs[pm[2]], xs[pm[3]]);
+    MLXN_CK(launch_k(permute_generic_kernel<T>, (unsigned)blocks, kThreads, 0, st, pdl_on(dev), x, y, n, sh[pm[1]], sh[pm[2]], sh[pm[3]],
+                                                                      xs[pm[0]], xs[pm[1]], xs[pm[2]], xs[pm[3]]));
     MLXN_CK_LAUNCH("permute_generic_kernel");
     return MLXN_OK;
 }

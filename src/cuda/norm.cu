@@ -168,6 +168,7 @@ __device__ __forceinline__ void norm_row(const NormArgs &a, const T *xr, T *yr, 
 __device__ __forceinline__ void wait_prior_grid() {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
     cudaGridDependencySynchronize();
+    cudaTriggerProgrammaticLaunchCompletion();
 #endif
 }
 

@@ -28,6 +28,7 @@
             block tree in f32; the per-thread chains are <= n/(4*threads)
             vectors long (1953 at n = 2e6). */
 #include "cuda_common.h"
+#include "launch.cuh"
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -77,6 +78,7 @@ __device__ __forceinline__ bool better(float v, int i, float w, int j) {
 template <typename T, int VEC>
 __global__ void __launch_bounds__(1024) argmax_kernel(const T *__restrict__ x, int32_t *__restrict__ idx,
                                                       float *__restrict__ val, int64_t rows, int n) {
+    pdl_enter();
     __shared__ float sv[32];
     __shared__ int si[32];
     const int t = threadIdx.x, G = blockDim.x, lane = t & 31, w = t >> 5, nw = G >> 5;
@@ -84,8 +86,26 @@ __global__ void __launch_bounds__(1024) argmax_kernel(const T *__restrict__ x, i
         const T *xr = x + row * (int64_t)n;
         float bv = -CUDART_INF_F;
         int bi = INT32_MAX;
-        /* each thread's indices increase, so a plain update keeps its first max */
-        for (int j = t * VEC; j < n; j += G * VEC) {
+        /* each thread's indices increase, so a plain update keeps its first max;
+           four loads are issued before any is used (memory-level parallelism) */
+        int j = t * VEC;
+        for (; j + 3 * G * VEC < n; j += 4 * G * VEC) {
+            float v[4][VEC];
+#pragma unroll
+            for (int u = 0; u < 4; u++) {
+                if (VEC == 4) ld4(xr + j + u * G * VEC, v[u]);
+                else v[u][0] = ld1(xr + j + u * G * VEC);
+            }
+#pragma unroll
+            for (int u = 0; u < 4; u++)
+#pragma unroll
+                for (int k = 0; k < VEC; k++)
+                    if (better(v[u][k], j + u * G * VEC + k, bv, bi)) {
+                        bv = v[u][k];
+                        bi = j + u * G * VEC + k;
+                    }
+        }
+        for (; j < n; j += G * VEC) {
             float v[VEC];
             if (VEC == 4) ld4(xr + j, v);
             else v[0] = ld1(xr + j);
@@ -127,6 +147,7 @@ __global__ void __launch_bounds__(1024) argmax_kernel(const T *__restrict__ x, i
 
 template <typename T, int VEC>
 __global__ void __launch_bounds__(1024) cumsum_kernel(const T *x, T *y, int64_t rows, int64_t n, int excl, int rev) {
+    pdl_enter();
     __shared__ float wsum[32];
     __shared__ double carry_s;
     const int t = threadIdx.x, G = blockDim.x, lane = t & 31, w = t >> 5, nw = G >> 5;
@@ -201,18 +222,35 @@ __global__ void __launch_bounds__(1024) cumsum_kernel(const T *x, T *y, int64_t 
 template <typename T, typename YT, int VEC>
 __global__ void __launch_bounds__(1024) row_sum_kernel(const T *__restrict__ x, YT *__restrict__ y, int64_t rows,
                                                        int64_t n) {
+    pdl_enter();
     __shared__ float red[32];
     const int t = threadIdx.x, G = blockDim.x, lane = t & 31, w = t >> 5, nw = G >> 5;
     for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
         const T *xr = x + row * n;
-        float s = 0.0f;
-        for (int64_t j = (int64_t)t * VEC; j < n; j += (int64_t)G * VEC) {
+        float s = 0.0f, s4[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+        int64_t j = (int64_t)t * VEC;
+        const int64_t step = (int64_t)G * VEC;
+        /* four independent loads and partial sums per step */
+        for (; j + 3 * step < n; j += 4 * step) {
+            float v[4][VEC];
+#pragma unroll
+            for (int u = 0; u < 4; u++) {
+                if (VEC == 4) ld4(xr + j + u * step, v[u]);
+                else v[u][0] = ld1(xr + j + u * step);
+            }
+#pragma unroll
+            for (int u = 0; u < 4; u++)
+#pragma unroll
+                for (int k = 0; k < VEC; k++) s4[u] += v[u][k];
+        }
+        for (; j < n; j += step) {
             float v[VEC];
             if (VEC == 4) ld4(xr + j, v);
             else v[0] = ld1(xr + j);
 #pragma unroll
             for (int k = 0; k < VEC; k++) s += v[k];
         }
+        s += (s4[0] + s4[1]) + (s4[2] + s4[3]);
 #pragma unroll
         for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
         if (lane == 0) red[w] = s;
@@ -235,58 +273,64 @@ static unsigned grid_for(int64_t rows) {
     return (unsigned)(rows < cap ? rows : cap);
 }
 
-/* threads: the next power of two of ceil(n/4), in [32, 1024]. */
+/* threads: the next power of two of ceil(n/4), in [32, 1024]; with many rows
+   at most 256, so several blocks share an SM and the grid fills the GPU in one
+   wave (each thread then keeps four loads in flight). */
 static int threads_for(int64_t n) {
     const int64_t want = (n + 3) / 4;
     int th = 32;
     while (th < 1024 && th < want) th <<= 1;
     return th;
 }
+static int threads_for_rows(int64_t n, int64_t rows) {
+    const int th = threads_for(n);
+    return rows >= 256 && th > 256 ? 256 : th;
+}
 
 static bool vec_ok(const void *p, int64_t n, size_t es) { return n % 4 == 0 && (uintptr_t)p % (4 * es) == 0; }
 
 template <typename T>
-int argmax_t(const mlxn_op_call *c, cudaStream_t st, size_t es) {
+int argmax_t(const mlxn_op_call *c, cudaStream_t st, size_t es, bool pdl) {
     const int64_t rows = c->u.gen.i[0], n = c->u.gen.i[1];
     const T *x = static_cast<const T *>(c->args[0].ptr);
     int32_t *idx = static_cast<int32_t *>(c->args[1].ptr);
     float *val = c->u.gen.d[1] ? static_cast<float *>(c->args[2].ptr) : nullptr;
-    const dim3 grid(grid_for(rows)), block(threads_for(n));
-    if (vec_ok(x, n, es)) argmax_kernel<T, 4><<<grid, block, 0, st>>>(x, idx, val, rows, (int)n);
-    else argmax_kernel<T, 1><<<grid, block, 0, st>>>(x, idx, val, rows, (int)n);
+    const dim3 grid(grid_for(rows)), block(threads_for_rows(n, rows));
+    if (vec_ok(x, n, es)) MLXN_CK(launch_k(argmax_kernel<T, 4>, grid, block, 0, st, pdl, x, idx, val, rows, (int)n));
+    else MLXN_CK(launch_k(argmax_kernel<T, 1>, grid, block, 0, st, pdl, x, idx, val, rows, (int)n));
     MLXN_CK_LAUNCH("argmax");
     return MLXN_OK;
 }
 
 template <typename T>
-int cumsum_t(const mlxn_op_call *c, cudaStream_t st, size_t es) {
+int cumsum_t(const mlxn_op_call *c, cudaStream_t st, size_t es, bool pdl) {
     const int64_t rows = c->u.gen.i[0], n = c->u.gen.i[1];
     const T *x = static_cast<const T *>(c->args[0].ptr);
     T *y = static_cast<T *>(c->args[1].ptr);
     const dim3 grid(grid_for(rows)), block(threads_for(n));
     const int excl = c->u.gen.d[1], rev = c->u.gen.d[2];
     /* only x is loaded 4-wide (stores are scalar), so only x's alignment matters */
-    if (vec_ok(x, n, es)) cumsum_kernel<T, 4><<<grid, block, 0, st>>>(x, y, rows, n, excl, rev);
-    else cumsum_kernel<T, 1><<<grid, block, 0, st>>>(x, y, rows, n, excl, rev);
+    if (vec_ok(x, n, es)) MLXN_CK(launch_k(cumsum_kernel<T, 4>, grid, block, 0, st, pdl, x, y, rows, n, excl, rev));
+    else MLXN_CK(launch_k(cumsum_kernel<T, 1>, grid, block, 0, st, pdl, x, y, rows, n, excl, rev));
     MLXN_CK_LAUNCH("cumsum");
     return MLXN_OK;
 }
 
 template <typename T, typename YT>
-int row_sum_ty(const mlxn_op_call *c, cudaStream_t st, size_t es) {
+int row_sum_ty(const mlxn_op_call *c, cudaStream_t st, size_t es, bool pdl) {
     const int64_t rows = c->u.gen.i[0], n = c->u.gen.i[1];
     const T *x = static_cast<const T *>(c->args[0].ptr);
     YT *y = static_cast<YT *>(c->args[1].ptr);
-    const dim3 grid(grid_for(rows)), block(threads_for(n));
-    if (vec_ok(x, n, es)) row_sum_kernel<T, YT, 4><<<grid, block, 0, st>>>(x, y, rows, n);
-    else row_sum_kernel<T, YT, 1><<<grid, block, 0, st>>>(x, y, rows, n);
+    const dim3 grid(grid_for(rows)), block(threads_for_rows(n, rows));
+    if (vec_ok(x, n, es)) MLXN_CK(launch_k(row_sum_kernel<T, YT, 4>, grid, block, 0, st, pdl, x, y, rows, n));
+    else MLXN_CK(launch_k(row_sum_kernel<T, YT, 1>, grid, block, 0, st, pdl, x, y, rows, n));
     MLXN_CK_LAUNCH("row_sum");
     return MLXN_OK;
 }
 
 template <typename T>
-int row_sum_t(const mlxn_op_call *c, cudaStream_t st, size_t es) {
-    return c->u.gen.d[1] == MLXN_F32 ? row_sum_ty<T, float>(c, st, es) : row_sum_ty<T, T>(c, st, es);
+int row_sum_t(const mlxn_op_call *c, cudaStream_t st, size_t es, bool pdl) {
+    return c->u.gen.d[1] == MLXN_F32 ? row_sum_ty<T, float>(c, st, es, pdl) : row_sum_ty<T, T>(c, st, es, pdl);
 }
 
 } // namespace
@@ -296,10 +340,11 @@ extern "C" int mlxn_cuda_argmax(void *dev, void *enc, const mlxn_op_call *c) {
     if (s) return s;
     if (c->u.gen.i[0] == 0) return MLXN_OK;
     cudaStream_t st = ((mlxn_cuda_enc *)enc)->stream;
+    const bool pdl = pdl_on(dev);
     switch (c->u.gen.d[0]) {
-    case MLXN_F32: return argmax_t<float>(c, st, 4);
-    case MLXN_F16: return argmax_t<__half>(c, st, 2);
-    default: return argmax_t<__nv_bfloat16>(c, st, 2);
+    case MLXN_F32: return argmax_t<float>(c, st, 4, pdl);
+    case MLXN_F16: return argmax_t<__half>(c, st, 2, pdl);
+    default: return argmax_t<__nv_bfloat16>(c, st, 2, pdl);
     }
 }
 
@@ -308,10 +353,11 @@ extern "C" int mlxn_cuda_cumsum(void *dev, void *enc, const mlxn_op_call *c) {
     if (s) return s;
     if (c->u.gen.i[0] == 0) return MLXN_OK;
     cudaStream_t st = ((mlxn_cuda_enc *)enc)->stream;
+    const bool pdl = pdl_on(dev);
     switch (c->u.gen.d[0]) {
-    case MLXN_F32: return cumsum_t<float>(c, st, 4);
-    case MLXN_F16: return cumsum_t<__half>(c, st, 2);
-    default: return cumsum_t<__nv_bfloat16>(c, st, 2);
+    case MLXN_F32: return cumsum_t<float>(c, st, 4, pdl);
+    case MLXN_F16: return cumsum_t<__half>(c, st, 2, pdl);
+    default: return cumsum_t<__nv_bfloat16>(c, st, 2, pdl);
     }
 }
 
@@ -320,9 +366,10 @@ extern "C" int mlxn_cuda_row_sum(void *dev, void *enc, const mlxn_op_call *c) {
     if (s) return s;
     if (c->u.gen.i[0] == 0) return MLXN_OK;
     cudaStream_t st = ((mlxn_cuda_enc *)enc)->stream;
+    const bool pdl = pdl_on(dev);
     switch (c->u.gen.d[0]) {
-    case MLXN_F32: return row_sum_t<float>(c, st, 4);
-    case MLXN_F16: return row_sum_t<__half>(c, st, 2);
-    default: return row_sum_t<__nv_bfloat16>(c, st, 2);
+    case MLXN_F32: return row_sum_t<float>(c, st, 4, pdl);
+    case MLXN_F16: return row_sum_t<__half>(c, st, 2, pdl);
+    default: return row_sum_t<__nv_bfloat16>(c, st, 2, pdl);
     }
 }

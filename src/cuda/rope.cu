@@ -194,6 +194,7 @@ __global__ void __launch_bounds__(256) rope_kernel(const RopeArgs a) {
     }
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
     cudaGridDependencySynchronize();
+    cudaTriggerProgrammaticLaunchCompletion();
 #endif
 
     Unit v[UNROLL];

@@ -23,6 +23,7 @@
    In place (x == y) is safe: a row is read completely (registers / pass 1)
    before any of it is written, and each row is owned by one warp or block. */
 #include "cuda_common.h"
+#include "launch.cuh"
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -78,6 +79,7 @@ __device__ __forceinline__ void st4(__nv_bfloat16 *p, const float v[4]) {
 }
 
 struct SmArgs {
+    bool pdl; /* launched with PDL (host side only) */
     const void *x;
     const void *mask; /* NULL: no mask */
     void *y;
@@ -199,6 +201,7 @@ __device__ __forceinline__ void row_in_registers(const SmArgs &a, int64_t row, i
 /* One warp per row, WPB warps per block, grid-stride over row groups. */
 template <typename T, typename MT, int VEC, int NV>
 __global__ void __launch_bounds__(128) softmax_warp(const SmArgs a) {
+    pdl_enter();
     const int lane = threadIdx.x & 31, wib = threadIdx.x >> 5, wpb = blockDim.x >> 5;
     for (int64_t row = (int64_t)blockIdx.x * wpb + wib; row < a.rows; row += (int64_t)gridDim.x * wpb)
         row_in_registers<T, MT, VEC, NV, false>(a, row, lane, 32, nullptr);
@@ -206,6 +209,7 @@ __global__ void __launch_bounds__(128) softmax_warp(const SmArgs a) {
 
 template <typename T, typename MT, int VEC, int NV>
 __global__ void __launch_bounds__(256) softmax_block(const SmArgs a) {
+    pdl_enter();
     __shared__ float red[32];
     for (int64_t row = blockIdx.x; row < a.rows; row += gridDim.x)
         row_in_registers<T, MT, VEC, NV, true>(a, row, threadIdx.x, blockDim.x, red);
@@ -225,6 +229,7 @@ __device__ __forceinline__ void merge(float &m, float &s, float m2, float s2) {
 
 template <typename T, typename MT, int VEC>
 __global__ void __launch_bounds__(1024) softmax_looped(const SmArgs a) {
+    pdl_enter();
     __shared__ float rm[32], rs[32];
     const int t = threadIdx.x, G = blockDim.x, nw = blockDim.x >> 5, w = t >> 5;
     for (int64_t row = blockIdx.x; row < a.rows; row += gridDim.x) {
@@ -299,22 +304,22 @@ int launch_vec(const SmArgs &a, cudaStream_t st) {
         const int per_lane = (cols + 31) / 32;
         const dim3 block(128);
         const unsigned grid = grid_for((a.rows + 3) / 4);
-        if (per_lane <= VEC) softmax_warp<T, MT, VEC, 1><<<grid, block, 0, st>>>(a);
-        else if (per_lane <= 2 * VEC) softmax_warp<T, MT, VEC, 2><<<grid, block, 0, st>>>(a);
-        else if (per_lane <= 4 * VEC) softmax_warp<T, MT, VEC, 4><<<grid, block, 0, st>>>(a);
-        else if (per_lane <= 8 * VEC) softmax_warp<T, MT, VEC, 8><<<grid, block, 0, st>>>(a);
-        else if (per_lane <= 16) softmax_warp<T, MT, VEC, 16 / VEC><<<grid, block, 0, st>>>(a); /* VEC 1 only */
-        else softmax_warp<T, MT, VEC, 32 / VEC><<<grid, block, 0, st>>>(a);
+        if (per_lane <= VEC) MLXN_CK(launch_k(softmax_warp<T, MT, VEC, 1>, grid, block, 0, st, a.pdl, a));
+        else if (per_lane <= 2 * VEC) MLXN_CK(launch_k(softmax_warp<T, MT, VEC, 2>, grid, block, 0, st, a.pdl, a));
+        else if (per_lane <= 4 * VEC) MLXN_CK(launch_k(softmax_warp<T, MT, VEC, 4>, grid, block, 0, st, a.pdl, a));
+        else if (per_lane <= 8 * VEC) MLXN_CK(launch_k(softmax_warp<T, MT, VEC, 8>, grid, block, 0, st, a.pdl, a));
+        else if (per_lane <= 16) MLXN_CK(launch_k(softmax_warp<T, MT, VEC, 16 / VEC>, grid, block, 0, st, a.pdl, a)); /* VEC 1 only */
+        else MLXN_CK(launch_k(softmax_warp<T, MT, VEC, 32 / VEC>, grid, block, 0, st, a.pdl, a));
     } else if (cols <= 256 * 32) {
         /* per thread: 5..32 elements, held as E in {8, 16, 32} */
         const int per_thread = (cols + 255) / 256;
         const dim3 block(256);
         const unsigned grid = grid_for(a.rows);
-        if (per_thread <= 8) softmax_block<T, MT, VEC, 8 / VEC><<<grid, block, 0, st>>>(a);
-        else if (per_thread <= 16) softmax_block<T, MT, VEC, 16 / VEC><<<grid, block, 0, st>>>(a);
-        else softmax_block<T, MT, VEC, 32 / VEC><<<grid, block, 0, st>>>(a);
+        if (per_thread <= 8) MLXN_CK(launch_k(softmax_block<T, MT, VEC, 8 / VEC>, grid, block, 0, st, a.pdl, a));
+        else if (per_thread <= 16) MLXN_CK(launch_k(softmax_block<T, MT, VEC, 16 / VEC>, grid, block, 0, st, a.pdl, a));
+        else MLXN_CK(launch_k(softmax_block<T, MT, VEC, 32 / VEC>, grid, block, 0, st, a.pdl, a));
     } else {
-        softmax_looped<T, MT, VEC><<<grid_for(a.rows), dim3(1024), 0, st>>>(a);
+        MLXN_CK(launch_k(softmax_looped<T, MT, VEC>, grid_for(a.rows), dim3(1024), 0, st, a.pdl, a));
     }
     MLXN_CK_LAUNCH("softmax");
     return MLXN_OK;
@@ -353,6 +358,7 @@ extern "C" int mlxn_cuda_softmax(void *dev, void *enc, const mlxn_op_call *c) {
     a.scale = sp.scale;
     a.softcap = sp.softcap;
     a.inv_softcap = sp.softcap > 0.0f ? 1.0f / sp.softcap : 0.0f;
+    a.pdl = pdl_on(dev);
     if (a.rows == 0) return MLXN_OK;
     cudaStream_t st = ((mlxn_cuda_enc *)enc)->stream;
     switch (sp.dtype) {
