@@ -1,10 +1,10 @@
 /* reduce.cu — argmax, cumsum and row_sum along the last dimension.
    Plan slots and argument order: src/ops/reduce.c.
 
-   One block per row for all three (grid-stride over rows, grid capped).
-   Ops may not allocate device memory, so a single long row (vocab 262144,
-   a 2M row) is not split over several blocks: that would need a scratch
-   buffer for the per-block partials (or decoupled look-back flags). The
+   One block per row for all three (grid-stride over rows, grid capped),
+   except argmax of a few long rows on sm_90+, which splits each row over a
+   thread-block cluster of 8 and merges through distributed shared memory (no
+   scratch buffer: ops may not allocate). Otherwise the
    block is sized to the row: threads = next power of two of ceil(n/4),
    clamped to [32, 1024], so a 262144 vocab row gets 1024 threads looping
    64 times over 16-byte loads. Loads are 4 elements wide (16 bytes f32, 8
@@ -30,11 +30,15 @@
 #include "cuda_common.h"
 #include "launch.cuh"
 
+#include <cooperative_groups.h>
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <math_constants.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+
+namespace cg = cooperative_groups;
 
 namespace {
 
@@ -75,72 +79,135 @@ __device__ __forceinline__ bool better(float v, int i, float w, int j) {
     return v > w || (v == w && i < j);
 }
 
+/* Scans xr[lo, hi) with this thread's share (lo + t*VEC, stride G*VEC) into
+   (bv, bi). lo is a multiple of VEC; with VEC 4, hi is too or is n (n % 4 == 0).
+   Each thread's indices increase, so a plain update keeps its first max; four
+   loads are issued before any is used (memory-level parallelism). */
+template <typename T, int VEC>
+__device__ __forceinline__ void argmax_range(const T *__restrict__ xr, int lo, int hi, int t, int G, float &bv,
+                                             int &bi) {
+    int j = lo + t * VEC;
+    for (; j + 3 * G * VEC < hi; j += 4 * G * VEC) {
+        float v[4][VEC];
+#pragma unroll
+        for (int u = 0; u < 4; u++) {
+            if (VEC == 4) ld4(xr + j + u * G * VEC, v[u]);
+            else v[u][0] = ld1(xr + j + u * G * VEC);
+        }
+#pragma unroll
+        for (int u = 0; u < 4; u++)
+#pragma unroll
+            for (int k = 0; k < VEC; k++)
+                if (better(v[u][k], j + u * G * VEC + k, bv, bi)) {
+                    bv = v[u][k];
+                    bi = j + u * G * VEC + k;
+                }
+    }
+    for (; j < hi; j += G * VEC) {
+        float v[VEC];
+        if (VEC == 4) ld4(xr + j, v);
+        else v[0] = ld1(xr + j);
+#pragma unroll
+        for (int k = 0; k < VEC; k++)
+            if (better(v[k], j + k, bv, bi)) {
+                bv = v[k];
+                bi = j + k;
+            }
+    }
+}
+
+/* Merges the block's pairs; thread 0 returns with the block's (bv, bi).
+   sv/si may be reused after the caller's next __syncthreads(). */
+__device__ __forceinline__ void argmax_block_merge(float &bv, int &bi, float *sv, int *si) {
+    const int t = threadIdx.x, lane = t & 31, w = t >> 5, nw = blockDim.x >> 5;
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) {
+        const float ov = __shfl_xor_sync(0xffffffffu, bv, o);
+        const int oi = __shfl_xor_sync(0xffffffffu, bi, o);
+        if (better(ov, oi, bv, bi)) {
+            bv = ov;
+            bi = oi;
+        }
+    }
+    if (lane == 0) {
+        sv[w] = bv;
+        si[w] = bi;
+    }
+    __syncthreads();
+    if (t == 0)
+        for (int k = 1; k < nw; k++)
+            if (better(sv[k], si[k], bv, bi)) {
+                bv = sv[k];
+                bi = si[k];
+            }
+}
+
 template <typename T, int VEC>
 __global__ void __launch_bounds__(1024) argmax_kernel(const T *__restrict__ x, int32_t *__restrict__ idx,
                                                       float *__restrict__ val, int64_t rows, int n) {
     pdl_enter();
     __shared__ float sv[32];
     __shared__ int si[32];
-    const int t = threadIdx.x, G = blockDim.x, lane = t & 31, w = t >> 5, nw = G >> 5;
     for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
-        const T *xr = x + row * (int64_t)n;
         float bv = -CUDART_INF_F;
         int bi = INT32_MAX;
-        /* each thread's indices increase, so a plain update keeps its first max;
-           four loads are issued before any is used (memory-level parallelism) */
-        int j = t * VEC;
-        for (; j + 3 * G * VEC < n; j += 4 * G * VEC) {
-            float v[4][VEC];
-#pragma unroll
-            for (int u = 0; u < 4; u++) {
-                if (VEC == 4) ld4(xr + j + u * G * VEC, v[u]);
-                else v[u][0] = ld1(xr + j + u * G * VEC);
-            }
-#pragma unroll
-            for (int u = 0; u < 4; u++)
-#pragma unroll
-                for (int k = 0; k < VEC; k++)
-                    if (better(v[u][k], j + u * G * VEC + k, bv, bi)) {
-                        bv = v[u][k];
-                        bi = j + u * G * VEC + k;
-                    }
-        }
-        for (; j < n; j += G * VEC) {
-            float v[VEC];
-            if (VEC == 4) ld4(xr + j, v);
-            else v[0] = ld1(xr + j);
-#pragma unroll
-            for (int k = 0; k < VEC; k++)
-                if (better(v[k], j + k, bv, bi)) {
-                    bv = v[k];
-                    bi = j + k;
-                }
-        }
-#pragma unroll
-        for (int o = 16; o > 0; o >>= 1) {
-            const float ov = __shfl_xor_sync(0xffffffffu, bv, o);
-            const int oi = __shfl_xor_sync(0xffffffffu, bi, o);
-            if (better(ov, oi, bv, bi)) {
-                bv = ov;
-                bi = oi;
-            }
-        }
-        if (lane == 0) {
-            sv[w] = bv;
-            si[w] = bi;
-        }
-        __syncthreads();
-        if (t == 0) {
-            for (int k = 1; k < nw; k++)
-                if (better(sv[k], si[k], bv, bi)) {
-                    bv = sv[k];
-                    bi = si[k];
-                }
+        argmax_range<T, VEC>(x + row * (int64_t)n, 0, n, (int)threadIdx.x, (int)blockDim.x, bv, bi);
+        argmax_block_merge(bv, bi, sv, si);
+        if (threadIdx.x == 0) {
             idx[row] = bi;
             if (val) val[row] = bv;
         }
         __syncthreads(); /* sv/si are reused by the next row */
     }
+}
+
+/* A few long rows (a vocabulary row at decode) on sm_90: a cluster of
+   kCluster blocks per row (grid (kCluster, rows)), each scanning one slice;
+   block rank 0 merges the slices' pairs straight from the other blocks'
+   shared memory (distributed shared memory), so no scratch buffer is needed. */
+constexpr int kCluster = 8;
+template <typename T, int VEC>
+__global__ void __launch_bounds__(1024) argmax_cluster_kernel(const T *__restrict__ x, int32_t *__restrict__ idx,
+                                                              float *__restrict__ val, int n) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    pdl_enter();
+    __shared__ float sv[32];
+    __shared__ int si[32];
+    cg::cluster_group cl = cg::this_cluster();
+    const int rank = (int)cl.block_rank();
+    const int64_t row = blockIdx.y;
+    /* slices are a multiple of VEC long, so each starts VEC-aligned */
+    const int slice = (int)((((int64_t)n + kCluster * VEC - 1) / (kCluster * VEC)) * VEC);
+    const int lo = (int)min((int64_t)rank * slice, (int64_t)n), hi = (int)min((int64_t)lo + slice, (int64_t)n);
+    float bv = -CUDART_INF_F;
+    int bi = INT32_MAX;
+    argmax_range<T, VEC>(x + row * (int64_t)n, lo, hi, (int)threadIdx.x, (int)blockDim.x, bv, bi);
+    argmax_block_merge(bv, bi, sv, si);
+    __syncthreads(); /* every thread is done reading sv/si before thread 0 rewrites slot 0 */
+    if (threadIdx.x == 0) {
+        sv[0] = bv;
+        si[0] = bi;
+    }
+    cl.sync(); /* the slices' results are visible cluster-wide */
+    if (rank == 0 && threadIdx.x == 0) {
+        for (int r = 1; r < kCluster; r++) {
+            const float ov = *cl.map_shared_rank(&sv[0], r);
+            const int oi = *cl.map_shared_rank(&si[0], r);
+            if (better(ov, oi, bv, bi)) {
+                bv = ov;
+                bi = oi;
+            }
+        }
+        idx[row] = bi;
+        if (val) val[row] = bv;
+    }
+    cl.sync(); /* no block leaves while rank 0 may still read its shared memory */
+#else
+    (void)x;
+    (void)idx;
+    (void)val;
+    (void)n;
+#endif
 }
 
 /* ---- cumsum ----------------------------------------------------------------- */
@@ -290,13 +357,33 @@ static int threads_for_rows(int64_t n, int64_t rows) {
 static bool vec_ok(const void *p, int64_t n, size_t es) { return n % 4 == 0 && (uintptr_t)p % (4 * es) == 0; }
 
 template <typename T>
-int argmax_t(const mlxn_op_call *c, cudaStream_t st, size_t es, bool pdl) {
+int argmax_t(const mlxn_op_call *c, cudaStream_t st, size_t es, bool pdl, bool cluster) {
     const int64_t rows = c->u.gen.i[0], n = c->u.gen.i[1];
     const T *x = static_cast<const T *>(c->args[0].ptr);
     int32_t *idx = static_cast<int32_t *>(c->args[1].ptr);
     float *val = c->u.gen.d[1] ? static_cast<float *>(c->args[2].ptr) : nullptr;
+    const bool vec = vec_ok(x, n, es);
+    if (cluster && n >= 16384 && rows <= 16) {
+        cudaLaunchConfig_t cfg = {};
+        cfg.gridDim = dim3(kCluster, (unsigned)rows);
+        cfg.blockDim = dim3(1024);
+        cfg.stream = st;
+        cudaLaunchAttribute attr[2];
+        attr[0].id = cudaLaunchAttributeClusterDimension;
+        attr[0].val.clusterDim.x = kCluster;
+        attr[0].val.clusterDim.y = 1;
+        attr[0].val.clusterDim.z = 1;
+        attr[1].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+        attr[1].val.programmaticStreamSerializationAllowed = 1;
+        cfg.attrs = attr;
+        cfg.numAttrs = pdl ? 2 : 1;
+        if (vec) MLXN_CK(cudaLaunchKernelEx(&cfg, argmax_cluster_kernel<T, 4>, x, idx, val, (int)n));
+        else MLXN_CK(cudaLaunchKernelEx(&cfg, argmax_cluster_kernel<T, 1>, x, idx, val, (int)n));
+        MLXN_CK_LAUNCH("argmax");
+        return MLXN_OK;
+    }
     const dim3 grid(grid_for(rows)), block(threads_for_rows(n, rows));
-    if (vec_ok(x, n, es)) MLXN_CK(launch_k(argmax_kernel<T, 4>, grid, block, 0, st, pdl, x, idx, val, rows, (int)n));
+    if (vec) MLXN_CK(launch_k(argmax_kernel<T, 4>, grid, block, 0, st, pdl, x, idx, val, rows, (int)n));
     else MLXN_CK(launch_k(argmax_kernel<T, 1>, grid, block, 0, st, pdl, x, idx, val, rows, (int)n));
     MLXN_CK_LAUNCH("argmax");
     return MLXN_OK;
@@ -341,10 +428,16 @@ extern "C" int mlxn_cuda_argmax(void *dev, void *enc, const mlxn_op_call *c) {
     if (c->u.gen.i[0] == 0) return MLXN_OK;
     cudaStream_t st = ((mlxn_cuda_enc *)enc)->stream;
     const bool pdl = pdl_on(dev);
+    /* thread-block clusters: sm_90+ (MLXN_CUDA_ARGMAX_CLUSTER=0 turns them off, kernel lab) */
+    static const bool cluster_env = [] {
+        const char *ce = getenv("MLXN_CUDA_ARGMAX_CLUSTER");
+        return !(ce && ce[0] == '0');
+    }();
+    const bool cluster = ((const mlxn_cuda_dev *)dev)->cc_major >= 9 && cluster_env;
     switch (c->u.gen.d[0]) {
-    case MLXN_F32: return argmax_t<float>(c, st, 4, pdl);
-    case MLXN_F16: return argmax_t<__half>(c, st, 2, pdl);
-    default: return argmax_t<__nv_bfloat16>(c, st, 2, pdl);
+    case MLXN_F32: return argmax_t<float>(c, st, 4, pdl, cluster);
+    case MLXN_F16: return argmax_t<__half>(c, st, 2, pdl, cluster);
+    default: return argmax_t<__nv_bfloat16>(c, st, 2, pdl, cluster);
     }
 }
 
