@@ -5,6 +5,10 @@
 #   3. compute-sanitizer memcheck on the differential harness and the core tests (CUDA)
 #   4. `mlxn demo --device cuda`: self-check against float64 + the bench table
 # Logs go to build-gpu/logs/, and are gathered into $OUT/gpu-check.log when $OUT is set.
+# Environment: STEPS="build ctest ..." runs only the named steps (default: all of
+#   configure build ctest oracles memcheck_ops memcheck_core racecheck demo bench_hot);
+#   CUDA_ARCHS="90" builds for those architectures only (default 80 and 90);
+#   STEP_TIMEOUT seconds per step (default 240).
 # Exit status: non-zero if any step failed; the summary is printed last.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -15,8 +19,10 @@ JOBS=$(nproc 2>/dev/null || echo 8)
 GEN=""; command -v ninja >/dev/null 2>&1 && GEN="-G Ninja"
 declare -a SUMMARY
 FAIL=0
+want() { [ -z "${STEPS:-}" ] || [[ " $STEPS " == *" $1 "* ]]; }
 run() { # run NAME CMD...
   local name=$1; shift
+  want "$name" || return 0
   local t0=$SECONDS
   # every step is bounded, so one hang cannot eat the device lease (the lent
   # machine allows 10 minutes a call): STEP_TIMEOUT seconds, default 240
@@ -25,7 +31,8 @@ run() { # run NAME CMD...
 }
 
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.sm,clocks.mem --format=csv >"$LOG/gpu.txt" 2>&1 || true
-run configure cmake -S . -B build-gpu $GEN -DCMAKE_BUILD_TYPE=Release -DMLXN_CUDA=ON
+ARCHS=""; [ -n "${CUDA_ARCHS:-}" ] && ARCHS="-DCMAKE_CUDA_ARCHITECTURES=$CUDA_ARCHS"
+run configure cmake -S . -B build-gpu $GEN -DCMAKE_BUILD_TYPE=Release -DMLXN_CUDA=ON $ARCHS
 run build cmake --build build-gpu -j "$JOBS"
 run ctest bash -c "cd build-gpu && ctest --output-on-failure -j 4"
 grep -E 'tests passed|tests failed' "$LOG/ctest.log" | tail -1 | sed 's/^/      ctest: /' >>"$LOG/summary.txt"
@@ -46,8 +53,8 @@ else
 fi
 run demo build-gpu/mlxn demo --device cuda
 run bench_hot build-gpu/mlxn bench --device cuda --hot
-sed -n '/== benchmark ==/,$p' "$LOG/demo.log"
-echo; echo "== bench, cache-warm inputs (ggml's perf method) =="; tail -n +4 "$LOG/bench_hot.log"
+[ -f "$LOG/demo.log" ] && sed -n '/== benchmark ==/,$p' "$LOG/demo.log"
+[ -f "$LOG/bench_hot.log" ] && { echo; echo "== bench, cache-warm inputs (ggml's perf method) =="; tail -n +4 "$LOG/bench_hot.log"; }
 echo
 echo "== gpu-check summary =="
 cat "$LOG/gpu.txt" 2>/dev/null | tail -1
