@@ -526,6 +526,13 @@ typedef struct {
    Token t of head h goes to cache[h, slot(t), :]. */
 MLXN_API mlxn_status mlxn_kv_cache_write(mlxn_encoder *e, const mlxn_buffer *src, mlxn_buffer *cache,
                                          const mlxn_kv_cache_params *p);
+/* K and V in one launch (the prefill/decode "dual" copy): exactly
+   mlxn_kv_cache_write(k_src -> k_cache) and (v_src -> v_cache) with the same
+   params. K and V must have the same dtypes and shapes; no buffer may overlap
+   another's output. */
+MLXN_API mlxn_status mlxn_kv_cache_write_kv(mlxn_encoder *e, const mlxn_buffer *k_src, mlxn_buffer *k_cache,
+                                            const mlxn_buffer *v_src, mlxn_buffer *v_cache,
+                                            const mlxn_kv_cache_params *p);
 
 /* ------------------------------------------------------------------------- */
 /* Reductions                                                                 */

@@ -35,6 +35,7 @@ typedef enum {
     MLXN_OPK_COPY_2D,
     MLXN_OPK_REPEAT_HEADS,
     MLXN_OPK_KV_CACHE_WRITE,
+    MLXN_OPK_KV_CACHE_WRITE_KV,
     MLXN_OPK_ARGMAX,
     MLXN_OPK_CUMSUM,
     MLXN_OPK_ROW_SUM,
@@ -186,6 +187,7 @@ typedef struct mlxn_backend_vtable {
     mlxn_op_fn copy_2d;
     mlxn_op_fn repeat_heads;
     mlxn_op_fn kv_cache_write;
+    mlxn_op_fn kv_cache_write_kv;   /* args: 0 k_src, 1 k_cache, 2 v_src, 3 v_cache */
     mlxn_op_fn argmax;
     mlxn_op_fn cumsum;
     mlxn_op_fn row_sum;

@@ -10,14 +10,14 @@
 
 #include "bench.h"
 
-enum { K_GATHER, K_PERMUTE, K_COPY_2D, K_KV, K_REPEAT };
+enum { K_GATHER, K_PERMUTE, K_COPY_2D, K_KV, K_REPEAT, K_KV2 };
 /* i[]: 0 kind; GATHER 1 n_rows, 2 dim, 3 n ids; PERMUTE 1..3 x shape (3-D,
    i[3] = 0 for 2-D), 4 perm packed as decimal digits; COPY_2D 1 rows, 2 src
-   width, 3 cols; KV 1 T, 2 H, 3 D, 4 cap, 5 cache dtype; REPEAT 1 T, 2 Hg,
+   width, 3 cols; KV (and KV2, K and V in one call) 1 T, 2 H, 3 D, 4 cap, 5 cache dtype; REPEAT 1 T, 2 Hg,
    3 H, 4 D */
 
 typedef struct {
-    mlxn_buffer *a, *b, *y;
+    mlxn_buffer *a, *b, *y, *z;
 } lay_set;
 
 static void free_set(void *p) {
@@ -26,6 +26,7 @@ static void free_set(void *p) {
     mlxn_buffer_free(s->a);
     mlxn_buffer_free(s->b);
     mlxn_buffer_free(s->y);
+    mlxn_buffer_free(s->z);
     free(s);
 }
 
@@ -59,10 +60,13 @@ static mlxn_status make_set(const bench_case *c, mlxn_device *d, rng_t *rng, voi
         if (!st) st = bench_buffer(d, c->dtype, 2, ys, rng, 0, 0, 0, &s->y);
         break;
     }
-    case K_KV: {
+    case K_KV:
+    case K_KV2: {
         const int64_t xs[3] = {c->i[1], c->i[2], c->i[3]}, cs[3] = {c->i[2], c->i[4], c->i[3]};
         st = bench_buffer(d, c->dtype, 3, xs, rng, -1.0, 1.0, 1, &s->a);
         if (!st) st = bench_buffer(d, (mlxn_dtype)c->i[5], 3, cs, rng, 0, 0, 0, &s->y);
+        if (!st && c->i[0] == K_KV2) st = bench_buffer(d, c->dtype, 3, xs, rng, -1.0, 1.0, 1, &s->b);
+        if (!st && c->i[0] == K_KV2) st = bench_buffer(d, (mlxn_dtype)c->i[5], 3, cs, rng, 0, 0, 0, &s->z);
         break;
     }
     default: {
@@ -105,6 +109,10 @@ static mlxn_status run(const bench_case *c, mlxn_encoder *e, void *p) {
     case K_KV: {
         mlxn_kv_cache_params kp = {(uint32_t)(c->i[4] / 2), 1}; /* mid-ring; prefill wraps when T > cap/2 */
         return mlxn_kv_cache_write(e, s->a, s->y, &kp);
+    }
+    case K_KV2: {
+        mlxn_kv_cache_params kp = {(uint32_t)(c->i[4] / 2), 1};
+        return mlxn_kv_cache_write_kv(e, s->a, s->y, s->b, s->z, &kp);
     }
     default: {
         mlxn_repeat_heads_params rp = {0};
@@ -149,6 +157,12 @@ int bench_layout_cases(bench_case *o, int max) {
         c->i[1] = 1, c->i[2] = 8, c->i[3] = 128, c->i[4] = 32768, c->i[5] = MLXN_BF16;
     if ((c = add(o, &n, max, "KV_CACHE_WRITE f32->f16 prefill [512,8,128] -> [8,32768,128]", K_KV, MLXN_F32,
                  512.0 * 8 * 128 * (4 + 2))))
+        c->i[1] = 512, c->i[2] = 8, c->i[3] = 128, c->i[4] = 32768, c->i[5] = MLXN_F16;
+    if ((c = add(o, &n, max, "KV_CACHE_WRITE_KV bf16 decode K+V [1,8,128] -> 2 x [8,32768,128]", K_KV2, MLXN_BF16,
+                 2 * 8.0 * 128 * 2 * 2)))
+        c->i[1] = 1, c->i[2] = 8, c->i[3] = 128, c->i[4] = 32768, c->i[5] = MLXN_BF16;
+    if ((c = add(o, &n, max, "KV_CACHE_WRITE_KV f32->f16 prefill K+V [512,8,128]", K_KV2, MLXN_F32,
+                 2 * 512.0 * 8 * 128 * (4 + 2))))
         c->i[1] = 512, c->i[2] = 8, c->i[3] = 128, c->i[4] = 32768, c->i[5] = MLXN_F16;
     if ((c = add(o, &n, max, "REPEAT_HEADS f32 [512,8->32,128]", K_REPEAT, MLXN_F32, 512.0 * 128 * 4 * (8 + 32))))
         c->i[1] = 512, c->i[2] = 8, c->i[3] = 32, c->i[4] = 128;

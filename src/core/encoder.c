@@ -26,6 +26,7 @@ static mlxn_op_fn op_fn(const mlxn_backend_vtable *vt, mlxn_op_kind k) {
     case MLXN_OPK_COPY_2D: return vt->copy_2d;
     case MLXN_OPK_REPEAT_HEADS: return vt->repeat_heads;
     case MLXN_OPK_KV_CACHE_WRITE: return vt->kv_cache_write;
+    case MLXN_OPK_KV_CACHE_WRITE_KV: return vt->kv_cache_write_kv;
     case MLXN_OPK_ARGMAX: return vt->argmax;
     case MLXN_OPK_CUMSUM: return vt->cumsum;
     case MLXN_OPK_ROW_SUM: return vt->row_sum;

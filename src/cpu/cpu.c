@@ -124,6 +124,17 @@ static int cpu_copy_op(void *dev, void *enc, const mlxn_op_call *c) {
     return cpu_copy_mem(dev, c->args[1].ptr, c->args[0].ptr, c->u.copy.nbytes);
 }
 
+/* K and V: the single-pair kernel twice (no launch cost to save on the CPU). */
+static int cpu_kv_cache_write_kv(void *dev, void *enc, const mlxn_op_call *c) {
+    mlxn_op_call one = *c;
+    one.n_args = 2;
+    int s = mlxn_cpu_kv_cache_write(dev, enc, &one);
+    if (s) return s;
+    one.args[0] = c->args[2];
+    one.args[1] = c->args[3];
+    return mlxn_cpu_kv_cache_write(dev, enc, &one);
+}
+
 const mlxn_backend_vtable mlxn_cpu_backend = {
     .name = "cpu",
     .device_count = cpu_device_count,
@@ -166,6 +177,7 @@ const mlxn_backend_vtable mlxn_cpu_backend = {
     .copy_2d = mlxn_cpu_copy_2d,
     .repeat_heads = mlxn_cpu_repeat_heads,
     .kv_cache_write = mlxn_cpu_kv_cache_write,
+    .kv_cache_write_kv = cpu_kv_cache_write_kv,
     .argmax = mlxn_cpu_argmax,
     .cumsum = mlxn_cpu_cumsum,
     .row_sum = mlxn_cpu_row_sum,

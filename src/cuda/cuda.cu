@@ -252,6 +252,7 @@ extern "C" const mlxn_backend_vtable mlxn_cuda_backend = {
     .copy_2d = mlxn_cuda_copy_2d,
     .repeat_heads = mlxn_cuda_repeat_heads,
     .kv_cache_write = mlxn_cuda_kv_cache_write,
+    .kv_cache_write_kv = mlxn_cuda_kv_cache_write_kv,
     .argmax = mlxn_cuda_argmax,
     .cumsum = mlxn_cuda_cumsum,
     .row_sum = mlxn_cuda_row_sum,

@@ -59,6 +59,7 @@ int mlxn_cuda_permute(void *dev, void *enc, const mlxn_op_call *c);
 int mlxn_cuda_copy_2d(void *dev, void *enc, const mlxn_op_call *c);
 int mlxn_cuda_repeat_heads(void *dev, void *enc, const mlxn_op_call *c);
 int mlxn_cuda_kv_cache_write(void *dev, void *enc, const mlxn_op_call *c);
+int mlxn_cuda_kv_cache_write_kv(void *dev, void *enc, const mlxn_op_call *c);
 int mlxn_cuda_argmax(void *dev, void *enc, const mlxn_op_call *c);
 int mlxn_cuda_cumsum(void *dev, void *enc, const mlxn_op_call *c);
 int mlxn_cuda_row_sum(void *dev, void *enc, const mlxn_op_call *c);

@@ -87,6 +87,21 @@ struct KvMap {
     }
 };
 
+/* K then V: rows [0, half) are K's, [half, 2 half) V's, whose bases lie
+   sdelta / ddelta elements from K's (the same dtypes, so whole elements). */
+struct KvPairMap {
+    KvMap m;
+    int64_t half, sdelta, ddelta;
+    __device__ void operator()(int64_t r, int64_t &s, int64_t &d) const {
+        const bool v = r >= half;
+        m(v ? r - half : r, s, d);
+        if (v) {
+            s += sdelta;
+            d += ddelta;
+        }
+    }
+};
+
 /* permute, last axis kept: y row o (of y1*y2 per outer index) is x's run at
    a*st0 + b*st1 + c*st2 */
 struct PermRowMap {
@@ -464,6 +479,41 @@ extern "C" int mlxn_cuda_repeat_heads(void *dev, void *enc, const mlxn_op_call *
     RepeatMap m{Hg, H, D, H / Hg, c->u.gen.d[1]};
     const bool vec = (D * es) % 16 == 0 && al16(c->args[0].ptr) && al16(c->args[1].ptr);
     return move_rows(dev, enc, c->args[0].ptr, c->args[1].ptr, m, T * H, D, es, vec, "repeat_heads");
+}
+
+/* One launch for K and V. The V buffers are addressed from K's bases
+   (one flat device address space), so the row kernel is reused as is; when a
+   distance is not a whole number of elements (never with mlxn's allocator,
+   whose views start at element offsets), two launches do it. */
+extern "C" int mlxn_cuda_kv_cache_write_kv(void *dev, void *enc, const mlxn_op_call *c) {
+    int s = mlxn_cuda_use(static_cast<const mlxn_cuda_dev *>(dev));
+    if (s) return s;
+    const int64_t T = c->u.gen.i[0], H = c->u.gen.i[1], D = c->u.gen.i[2];
+    const int sdt = c->u.gen.d[0], cdt = c->u.gen.d[1];
+    const int64_t ses = (int64_t)mlxn_dtype_size((mlxn_dtype)sdt), ces = (int64_t)mlxn_dtype_size((mlxn_dtype)cdt);
+    const intptr_t sd = reinterpret_cast<intptr_t>(c->args[2].ptr) - reinterpret_cast<intptr_t>(c->args[0].ptr);
+    const intptr_t dd = reinterpret_cast<intptr_t>(c->args[3].ptr) - reinterpret_cast<intptr_t>(c->args[1].ptr);
+    if (sd % ses != 0 || dd % ces != 0) {
+        mlxn_op_call one = *c;
+        one.n_args = 2;
+        if ((s = mlxn_cuda_kv_cache_write(dev, enc, &one))) return s;
+        one.args[0] = c->args[2];
+        one.args[1] = c->args[3];
+        return mlxn_cuda_kv_cache_write(dev, enc, &one);
+    }
+    KvPairMap m{KvMap{T, H, D, c->u.gen.i[3], c->u.gen.i[4], c->u.gen.d[2]}, T * H, (int64_t)(sd / ses),
+                (int64_t)(dd / ces)};
+    if (sdt == cdt) {
+        const bool vec = (D * ses) % 16 == 0 && al16(c->args[0].ptr) && al16(c->args[1].ptr) &&
+                         al16(c->args[2].ptr) && al16(c->args[3].ptr);
+        return move_rows(dev, enc, c->args[0].ptr, c->args[1].ptr, m, 2 * T * H, D, (int)ses, vec,
+                         "kv_cache_write_kv");
+    }
+    const bool vec = D % 8 == 0 && rows_aligned(c->args[0].ptr, D * ses, 0) &&
+                     rows_aligned(c->args[1].ptr, D * ces, 0) && rows_aligned(c->args[2].ptr, D * ses, 0) &&
+                     rows_aligned(c->args[3].ptr, D * ces, 0);
+    return convert_rows(sdt, cdt, dev, enc, c->args[0].ptr, c->args[1].ptr, m, 2 * T * H, D, vec, 1.0f, 0,
+                        "kv_cache_write_kv");
 }
 
 extern "C" int mlxn_cuda_kv_cache_write(void *dev, void *enc, const mlxn_op_call *c) {

@@ -22,6 +22,8 @@
                      i[0] T, i[1] Hg, i[2] H, i[3] D
                      d[0] element size in bytes, d[1] interleaved
      kv_cache_write  args: 0 src, 1 cache
+     kv_cache_write_kv  args: 0 k_src, 1 k_cache, 2 v_src, 3 v_cache (plan as kv_cache_write;
+                     K and V share dtypes, shapes and the plan)
                      i[0] T, i[1] H, i[2] D, i[3] cap, i[4] pos
                      d[0] src dtype, d[1] cache dtype, d[2] sliding
 
@@ -302,27 +304,28 @@ mlxn_status mlxn_repeat_heads(mlxn_encoder *e, const mlxn_buffer *x, mlxn_buffer
 
 /* ---- mlxn_kv_cache_write ------------------------------------------------------------ */
 
-mlxn_status mlxn_kv_cache_write(mlxn_encoder *e, const mlxn_buffer *src, mlxn_buffer *cache,
-                                const mlxn_kv_cache_params *p) {
-    static const char op[] = "kv_cache_write";
+/* Validates one (src, cache) pair and fills the call's plan; sname/cname
+   name the two in messages. */
+static mlxn_status kv_plan(const char *op, mlxn_encoder *e, const mlxn_buffer *src, const char *sname,
+                           const mlxn_buffer *cache, const char *cname, const mlxn_kv_cache_params *p,
+                           mlxn_op_call *c) {
     mlxn_status s;
-    if ((s = mlxn_check_encoder(op, e))) return s;
-    if ((s = mlxn_check_buffer(op, "src", e, src))) return s;
-    if ((s = mlxn_check_buffer(op, "cache", e, cache))) return s;
+    if ((s = mlxn_check_buffer(op, sname, e, src))) return s;
+    if ((s = mlxn_check_buffer(op, cname, e, cache))) return s;
     if (!p) return mlxn_set_error(MLXN_ERR_INVALID_ARGUMENT, "%s: params is NULL", op);
     if (p->sliding != 0 && p->sliding != 1)
         return mlxn_set_error(MLXN_ERR_INVALID_ARGUMENT, "%s: sliding (%d) must be 0 or 1", op, p->sliding);
-    if ((s = mlxn_check_float_dtype(op, src, "src"))) return s;
-    if ((s = mlxn_check_float_dtype(op, cache, "cache"))) return s;
-    if ((s = check_ndim(op, src, "src", 3, "[T, H, D]"))) return s;
-    if ((s = check_ndim(op, cache, "cache", 3, "[H, cap, D]"))) return s;
+    if ((s = mlxn_check_float_dtype(op, src, sname))) return s;
+    if ((s = mlxn_check_float_dtype(op, cache, cname))) return s;
+    if ((s = check_ndim(op, src, sname, 3, "[T, H, D]"))) return s;
+    if ((s = check_ndim(op, cache, cname, 3, "[H, cap, D]"))) return s;
     const int64_t T = src->shape[0], H = src->shape[1], D = src->shape[2], cap = cache->shape[1];
     if (cache->shape[0] != H)
-        return mlxn_set_error(MLXN_ERR_INVALID_ARGUMENT, "%s: cache H (%lld) must equal src H (%lld)", op,
-                              (long long)cache->shape[0], (long long)H);
+        return mlxn_set_error(MLXN_ERR_INVALID_ARGUMENT, "%s: %s H (%lld) must equal %s H (%lld)", op, cname,
+                              (long long)cache->shape[0], sname, (long long)H);
     if (cache->shape[2] != D)
-        return mlxn_set_error(MLXN_ERR_INVALID_ARGUMENT, "%s: cache D (%lld) must equal src D (%lld)", op,
-                              (long long)cache->shape[2], (long long)D);
+        return mlxn_set_error(MLXN_ERR_INVALID_ARGUMENT, "%s: %s D (%lld) must equal %s D (%lld)", op, cname,
+                              (long long)cache->shape[2], sname, (long long)D);
     if (p->sliding) {
         if (T > cap)
             return mlxn_set_error(MLXN_ERR_INVALID_ARGUMENT,
@@ -332,18 +335,59 @@ mlxn_status mlxn_kv_cache_write(mlxn_encoder *e, const mlxn_buffer *src, mlxn_bu
         return mlxn_set_error(MLXN_ERR_INVALID_ARGUMENT, "%s: pos (%u) + T (%lld) exceeds cap (%lld)", op, p->pos,
                               (long long)T, (long long)cap);
     }
-    if ((s = check_no_overlap(op, cache, "cache", src, "src"))) return s;
+    if ((s = check_no_overlap(op, cache, cname, src, sname))) return s;
 
+    c->u.gen.i[0] = T;
+    c->u.gen.i[1] = H;
+    c->u.gen.i[2] = D;
+    c->u.gen.i[3] = cap;
+    /* a ring's first slot, reduced here once (backends then add t < cap) */
+    c->u.gen.i[4] = p->sliding ? (int64_t)(p->pos % (uint64_t)cap) : (int64_t)p->pos;
+    c->u.gen.d[0] = (int32_t)src->dtype;
+    c->u.gen.d[1] = (int32_t)cache->dtype;
+    c->u.gen.d[2] = p->sliding;
+    return MLXN_OK;
+}
+
+mlxn_status mlxn_kv_cache_write(mlxn_encoder *e, const mlxn_buffer *src, mlxn_buffer *cache,
+                                const mlxn_kv_cache_params *p) {
+    static const char op[] = "kv_cache_write";
+    mlxn_status s;
+    if ((s = mlxn_check_encoder(op, e))) return s;
     mlxn_op_call c;
     init_call(&c, MLXN_OPK_KV_CACHE_WRITE, op, 2, src, cache, NULL);
-    c.u.gen.i[0] = T;
-    c.u.gen.i[1] = H;
-    c.u.gen.i[2] = D;
-    c.u.gen.i[3] = cap;
-    /* a ring's first slot, reduced here once (backends then add t < cap) */
-    c.u.gen.i[4] = p->sliding ? (int64_t)(p->pos % (uint64_t)cap) : (int64_t)p->pos;
-    c.u.gen.d[0] = (int32_t)src->dtype;
-    c.u.gen.d[1] = (int32_t)cache->dtype;
-    c.u.gen.d[2] = p->sliding;
+    if ((s = kv_plan(op, e, src, "src", cache, "cache", p, &c))) return s;
+    return mlxn_encode(e, &c);
+}
+
+/* ---- mlxn_kv_cache_write_kv ---------------------------------------------------------- */
+
+mlxn_status mlxn_kv_cache_write_kv(mlxn_encoder *e, const mlxn_buffer *k_src, mlxn_buffer *k_cache,
+                                   const mlxn_buffer *v_src, mlxn_buffer *v_cache, const mlxn_kv_cache_params *p) {
+    static const char op[] = "kv_cache_write_kv";
+    mlxn_status s;
+    if ((s = mlxn_check_encoder(op, e))) return s;
+    mlxn_op_call c, cv;
+    init_call(&c, MLXN_OPK_KV_CACHE_WRITE_KV, op, 4, k_src, k_cache, v_src);
+    init_call(&cv, MLXN_OPK_KV_CACHE_WRITE_KV, op, 2, v_src, v_cache, NULL);
+    if ((s = kv_plan(op, e, k_src, "k_src", k_cache, "k_cache", p, &c))) return s;
+    if ((s = kv_plan(op, e, v_src, "v_src", v_cache, "v_cache", p, &cv))) return s;
+    if (v_src->dtype != k_src->dtype || v_cache->dtype != k_cache->dtype)
+        return mlxn_set_error(MLXN_ERR_INVALID_ARGUMENT,
+                              "%s: K and V must have the same dtypes (k_src %s, v_src %s, k_cache %s, v_cache %s)", op,
+                              mlxn_dtype_name(k_src->dtype), mlxn_dtype_name(v_src->dtype),
+                              mlxn_dtype_name(k_cache->dtype), mlxn_dtype_name(v_cache->dtype));
+    for (int d = 0; d < 3; d++)
+        if (v_src->shape[d] != k_src->shape[d] || v_cache->shape[d] != k_cache->shape[d])
+            return mlxn_set_error(MLXN_ERR_INVALID_ARGUMENT,
+                                  "%s: K and V must have the same shapes (src dim %d: %lld vs %lld, cache dim %d: "
+                                  "%lld vs %lld)",
+                                  op, d, (long long)k_src->shape[d], (long long)v_src->shape[d], d,
+                                  (long long)k_cache->shape[d], (long long)v_cache->shape[d]);
+    if ((s = check_no_overlap(op, k_cache, "k_cache", v_src, "v_src"))) return s;
+    if ((s = check_no_overlap(op, v_cache, "v_cache", k_src, "k_src"))) return s;
+    if ((s = check_no_overlap(op, v_cache, "v_cache", k_cache, "k_cache"))) return s;
+    c.args[3] = mlxn_arg_of(v_cache);
+    c.bufs[3] = v_cache;
     return mlxn_encode(e, &c);
 }

@@ -543,6 +543,78 @@ out:
     free(sraw);
 }
 
+/* K and V in one call: each pair must equal the single write's reference.
+   V's source and cache get their own values (a mixed-up pair fails). */
+static void kv2_case(ctx_t *cx, mlxn_dtype sdt, mlxn_dtype cdt, int sliding, int64_t T, int64_t H, int64_t D,
+                     int64_t cap, uint32_t pos, int mis) {
+    char name[192];
+    snprintf(name, sizeof name, "kv_cache_write_kv/%s.%s/%s/T%lld.H%lld.D%lld.cap%lld.pos%u%s", dtn(sdt), dtn(cdt),
+             sliding ? "ring" : "linear", (long long)T, (long long)H, (long long)D, (long long)cap, pos,
+             mis ? "/mis1" : "");
+    if (!begin(cx, name)) return;
+    mlxn_device *d = cx->env->dev;
+    const int64_t ns = T * H * D, nc = H * cap * D;
+    rng_t r;
+    rng_seed(&r, hash_str(name));
+    double *src[2] = {NULL, NULL}, *want[2] = {NULL, NULL}, *got = malloc(sizeof(double) * (size_t)nc);
+    unsigned char *sraw[2] = {NULL, NULL};
+    mlxn_buffer *sb[2] = {NULL, NULL}, *sv[2] = {NULL, NULL};
+    guarded_t g[2];
+    memset(g, 0, sizeof g);
+    const int64_t sshape[3] = {T, H, D}, cshape[3] = {H, cap, D};
+    bool ok = got != NULL;
+    for (int k = 0; k < 2 && ok; k++) {
+        src[k] = malloc(sizeof(double) * (size_t)ns);
+        want[k] = malloc(sizeof(double) * (size_t)nc);
+        sraw[k] = malloc((size_t)ns * mlxn_dtype_size(sdt));
+        if (!src[k] || !want[k] || !sraw[k]) {
+            ok = false;
+            break;
+        }
+        for (int64_t i = 0; i < ns; i++) src[k][i] = rng_nonzero(&r, sdt, -4.0, 4.0);
+        round_through(sdt, src[k], (size_t)ns);
+        for (int64_t i = 0; i < nc; i++) want[k][i] = rng_uniform(&r, -1.0, 1.0); /* prior cache contents */
+        round_through(cdt, want[k], (size_t)nc);
+        host_from_double(sdt, src[k], (size_t)ns, sraw[k]);
+        if (input_raw(d, sdt, 3, sshape, mis, sraw[k], &sb[k], &sv[k]) ||
+            guarded_new(d, cdt, 3, cshape, mis, &g[k]) || guarded_fill(&g[k], want[k])) {
+            fail_api(cx->rep, name, "alloc");
+            goto out;
+        }
+        round_through(cdt, src[k], (size_t)ns); /* the one conversion */
+        ref_kv_cache_write(src[k], want[k], T, H, D, cap, pos, sliding);
+    }
+    if (!ok) {
+        report_case(cx->rep, name, false, "host out of memory");
+        goto out;
+    }
+    mlxn_kv_cache_params p = {pos, sliding};
+    if (run_wait(cx->env->enc, mlxn_kv_cache_write_kv(cx->env->enc, sv[0], g[0].view, sv[1], g[1].view, &p))) {
+        fail_api(cx->rep, name, "op");
+        goto out;
+    }
+    for (int k = 0; k < 2; k++) {
+        char sub[200];
+        snprintf(sub, sizeof sub, "%s/%c", name, "kv"[k]);
+        bool guards = false;
+        if (guarded_read(&g[k], got, &guards)) {
+            fail_api(cx->rep, sub, "read");
+            goto out;
+        }
+        check_values(cx->rep, sub, got, want[k], nc, guards);
+    }
+out:
+    for (int k = 0; k < 2; k++) {
+        guarded_free(&g[k]);
+        mlxn_buffer_free(sv[k]);
+        mlxn_buffer_free(sb[k]);
+        free(src[k]);
+        free(want[k]);
+        free(sraw[k]);
+    }
+    free(got);
+}
+
 static void kv_cases(ctx_t *cx) {
     static const mlxn_dtype dts[] = {MLXN_F32, MLXN_F16, MLXN_BF16};
     static const struct { int sliding; int64_t T, H, D, cap; uint32_t pos; } geo[] = {
@@ -558,6 +630,12 @@ static void kv_cases(ctx_t *cx) {
                     kv_case(cx, dts[si], dts[ci], geo[gi].sliding, geo[gi].T, geo[gi].H, geo[gi].D, geo[gi].cap,
                             geo[gi].pos, mis);
                 }
+    for (size_t si = 0; si < 3; si++)
+        for (size_t ci = 0; ci < 3; ci++)
+            for (size_t gi = 0; gi < sizeof geo / sizeof geo[0]; gi += 2)
+                kv2_case(cx, dts[si], dts[ci], geo[gi + (si + ci) % 2].sliding, geo[gi + (si + ci) % 2].T,
+                         geo[gi + (si + ci) % 2].H, geo[gi + (si + ci) % 2].D, geo[gi + (si + ci) % 2].cap,
+                         geo[gi + (si + ci) % 2].pos, (int)((si + gi) % 2));
 }
 
 /* ---- validation ------------------------------------------------------------------------ */
@@ -853,6 +931,42 @@ static void validate_cases(ctx_t *cx) {
         mlxn_buffer *s = vview(&v, v.g.base, (size_t)(v.g.lead + 16) * 4, MLXN_F32, 3, (const int64_t[]){1, 2, 8});
         vend(&v, mlxn_kv_cache_write(e, s, v.g.view, &(mlxn_kv_cache_params){0, 0}), INV, "kv_cache_write",
              "cache overlaps src", NULL);
+    }
+    /* kv_cache_write_kv: the output under guard is k_cache (or v_cache) */
+    const mlxn_kv_cache_params kv0 = {0, 0};
+    if (vbegin(&v, cx, "kv_cache_write_kv/v_cache_dtype", MLXN_F32, 3, (const int64_t[]){2, 4, 8})) {
+        mlxn_buffer *ks = vbuf(&v, MLXN_F32, 3, (const int64_t[]){1, 2, 8});
+        mlxn_buffer *vs = vbuf(&v, MLXN_F32, 3, (const int64_t[]){1, 2, 8});
+        mlxn_buffer *vc = vbuf(&v, MLXN_F16, 3, (const int64_t[]){2, 4, 8});
+        vend(&v, mlxn_kv_cache_write_kv(e, ks, v.g.view, vs, vc, &kv0), INV, "kv_cache_write_kv",
+             "same dtypes", "v_cache f16");
+    }
+    if (vbegin(&v, cx, "kv_cache_write_kv/v_src_shape", MLXN_F32, 3, (const int64_t[]){2, 4, 8})) {
+        mlxn_buffer *ks = vbuf(&v, MLXN_F32, 3, (const int64_t[]){1, 2, 8});
+        mlxn_buffer *vs = vbuf(&v, MLXN_F32, 3, (const int64_t[]){2, 2, 8});
+        mlxn_buffer *vc = vbuf(&v, MLXN_F32, 3, (const int64_t[]){2, 4, 8});
+        vend(&v, mlxn_kv_cache_write_kv(e, ks, v.g.view, vs, vc, &kv0), INV, "kv_cache_write_kv",
+             "same shapes", "1 vs 2");
+    }
+    if (vbegin(&v, cx, "kv_cache_write_kv/v_overflow", MLXN_F32, 3, (const int64_t[]){2, 4, 8})) {
+        mlxn_buffer *ks = vbuf(&v, MLXN_F32, 3, (const int64_t[]){1, 2, 8});
+        mlxn_buffer *vs = vbuf(&v, MLXN_F32, 3, (const int64_t[]){1, 2, 8});
+        mlxn_buffer *vc = vbuf(&v, MLXN_F32, 3, (const int64_t[]){2, 4, 8});
+        vend(&v, mlxn_kv_cache_write_kv(e, ks, v.g.view, vs, vc, &(mlxn_kv_cache_params){4, 0}), INV,
+             "kv_cache_write_kv", "pos (4) + T (1) exceeds cap (4)", NULL);
+    }
+    if (vbegin(&v, cx, "kv_cache_write_kv/v_cache_is_k_cache", MLXN_F32, 3, (const int64_t[]){2, 4, 8})) {
+        mlxn_buffer *ks = vbuf(&v, MLXN_F32, 3, (const int64_t[]){1, 2, 8});
+        mlxn_buffer *vs = vbuf(&v, MLXN_F32, 3, (const int64_t[]){1, 2, 8});
+        vend(&v, mlxn_kv_cache_write_kv(e, ks, v.g.view, vs, v.g.view, &kv0), INV, "kv_cache_write_kv",
+             "v_cache overlaps k_cache", NULL);
+    }
+    if (vbegin(&v, cx, "kv_cache_write_kv/v_src_inside_k_cache", MLXN_F32, 3, (const int64_t[]){2, 4, 8})) {
+        mlxn_buffer *ks = vbuf(&v, MLXN_F32, 3, (const int64_t[]){1, 2, 8});
+        mlxn_buffer *vs = vview(&v, v.g.base, (size_t)(v.g.lead + 16) * 4, MLXN_F32, 3, (const int64_t[]){1, 2, 8});
+        mlxn_buffer *vc = vbuf(&v, MLXN_F32, 3, (const int64_t[]){2, 4, 8});
+        vend(&v, mlxn_kv_cache_write_kv(e, ks, v.g.view, vs, vc, &kv0), INV, "kv_cache_write_kv",
+             "k_cache overlaps v_src", NULL);
     }
 }
 
