@@ -579,6 +579,51 @@ MLXN_API mlxn_status mlxn_row_sum(mlxn_encoder *e, const mlxn_buffer *x, mlxn_bu
 /* Backward kernels (f32, for calibration and training)                      */
 /* ------------------------------------------------------------------------- */
 /* [backward] */
+/* Reverse-mode gradients (vector-Jacobian products) of forward ops: given the
+   forward input (or output) and dy, the gradient of a loss with respect to the
+   forward output, each writes dx (and dw) — mlx-native's "Track 1" autograd
+   kernels for calibration. f32 only (any other dtype: UNSUPPORTED); rows are
+   the last dimension, as in the forward ops; sums are accumulated in f32 in
+   blocks combined in double. Where an output "may be exactly" an input, it
+   may be the same view (in place); any other overlap is rejected. */
+
+/* Softmax backward: dx = y * (dy - sum_j y_j dy_j) per row, with y = softmax(x)
+   the forward OUTPUT. y, dy, dx: [..., n] f32, same numel and same last dim;
+   dx may be exactly y or dy. */
+MLXN_API mlxn_status mlxn_softmax_backward(mlxn_encoder *e, const mlxn_buffer *y, const mlxn_buffer *dy,
+                                           mlxn_buffer *dx);
+
+/* Inverse RMS per row, the saved statistic of an RMS norm:
+   r = 1 / sqrt(mean(x^2) + eps). x: [..., dim] f32; r: [rows] f32, not
+   overlapping x. */
+MLXN_API mlxn_status mlxn_rms_inv(mlxn_encoder *e, const mlxn_buffer *x, mlxn_buffer *r, const mlxn_norm_params *p);
+
+/* RMS-norm backward for y = x * r * w (r from mlxn_rms_inv, per row):
+     dx = r * (dy * w - x * s * r^2 / dim),  s = sum_j dy_j x_j w_j  (per row)
+     dw = sum over rows of dy * x * r                               (per column)
+   x, dy, dx: [..., dim] f32, same numel and last dim; r: [rows] f32; w: NULL
+   (w = 1) or [dim] f32; dw: NULL (not computed) or [dim] f32 (with w NULL it
+   is the gradient at w = 1). dx may be exactly x or dy; dw overlaps nothing.
+   ws (see "Workspaces" above the sorting section): needed when dw is given,
+   at least mlxn_rms_norm_backward_workspace_size(dev, rows, dim) bytes,
+   starting at a multiple of 4 bytes; NULL allowed when dw is NULL. dw is deterministic: the rows are cut into a fixed
+   number of chunks (independent of threads and device), each chunk's column
+   sums go to ws in f32, and the chunks are added in order in double. */
+MLXN_API size_t mlxn_rms_norm_backward_workspace_size(const mlxn_device *d, int64_t rows, int64_t dim);
+MLXN_API mlxn_status mlxn_rms_norm_backward(mlxn_encoder *e, const mlxn_buffer *x, const mlxn_buffer *w,
+                                            const mlxn_buffer *r, const mlxn_buffer *dy, mlxn_buffer *dx,
+                                            mlxn_buffer *dw, mlxn_buffer *ws);
+
+/* Unary backward: dx = dy * f'(x) for the forward mlxn_unary op p->op (alpha unused):
+     MLXN_UNARY_SILU: f'(x) = sigmoid(x) (1 + x (1 - sigmoid(x)))
+     MLXN_UNARY_LOG:  dx = dy / x  (x = 0 gives +-inf, as IEEE division)
+   Other ops: UNSUPPORTED. x, dy, dx: f32, same numel; dx may be exactly x or dy. */
+MLXN_API mlxn_status mlxn_unary_backward(mlxn_encoder *e, const mlxn_buffer *x, const mlxn_buffer *dy,
+                                         mlxn_buffer *dx, const mlxn_unary_params *p);
+
+/* Row-sum backward (broadcast): dx[r, j] = dy[r]. dy: [rows] f32; dx: [..., n]
+   f32 with numel(dx) / n == rows (n = dx's last dim); no overlap. */
+MLXN_API mlxn_status mlxn_row_sum_backward(mlxn_encoder *e, const mlxn_buffer *dy, mlxn_buffer *dx);
 /* [/backward] */
 
 /* ------------------------------------------------------------------------- */

@@ -59,6 +59,7 @@ typedef enum {
     MLXN_OPK_RMS_NORM_BACKWARD,
     MLXN_OPK_UNARY_BACKWARD,
     MLXN_OPK_ROW_SUM_BACKWARD,
+    MLXN_OPK_RMS_INV,
     /* [/backward] */
     /* [quant_ggml] */
     MLXN_OPK_DEQUANT_GGML,
@@ -211,6 +212,7 @@ typedef struct mlxn_backend_vtable {
     mlxn_op_fn rms_norm_backward;
     mlxn_op_fn unary_backward;
     mlxn_op_fn row_sum_backward;
+    mlxn_op_fn rms_inv;
     /* [/backward] */
     /* [quant_ggml] */
     mlxn_op_fn dequant_ggml;

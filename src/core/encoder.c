@@ -30,6 +30,13 @@ static mlxn_op_fn op_fn(const mlxn_backend_vtable *vt, mlxn_op_kind k) {
     case MLXN_OPK_ARGMAX: return vt->argmax;
     case MLXN_OPK_CUMSUM: return vt->cumsum;
     case MLXN_OPK_ROW_SUM: return vt->row_sum;
+    /* [backward] */
+    case MLXN_OPK_SOFTMAX_BACKWARD: return vt->softmax_backward;
+    case MLXN_OPK_RMS_NORM_BACKWARD: return vt->rms_norm_backward;
+    case MLXN_OPK_UNARY_BACKWARD: return vt->unary_backward;
+    case MLXN_OPK_ROW_SUM_BACKWARD: return vt->row_sum_backward;
+    case MLXN_OPK_RMS_INV: return vt->rms_inv;
+    /* [/backward] */
     default: return NULL;
     }
 }

@@ -33,6 +33,11 @@ int mlxn_cpu_row_sum(void *dev, void *enc, const mlxn_op_call *c);
 /* [fused_norm2] */
 /* [/fused_norm2] */
 /* [backward] */
+int mlxn_cpu_softmax_backward(void *dev, void *enc, const mlxn_op_call *c); /* backward.c */
+int mlxn_cpu_rms_norm_backward(void *dev, void *enc, const mlxn_op_call *c);
+int mlxn_cpu_unary_backward(void *dev, void *enc, const mlxn_op_call *c);
+int mlxn_cpu_row_sum_backward(void *dev, void *enc, const mlxn_op_call *c);
+int mlxn_cpu_rms_inv(void *dev, void *enc, const mlxn_op_call *c);
 /* [/backward] */
 /* [quant_ggml] */
 /* [/quant_ggml] */

@@ -272,10 +272,11 @@ extern "C" const mlxn_backend_vtable mlxn_cuda_backend = {
     .triple_norm = NULL,
     /* [/fused_norm2] */
     /* [backward] */
-    .softmax_backward = NULL,
-    .rms_norm_backward = NULL,
-    .unary_backward = NULL,
-    .row_sum_backward = NULL,
+    .softmax_backward = mlxn_cuda_softmax_backward,
+    .rms_norm_backward = mlxn_cuda_rms_norm_backward,
+    .unary_backward = mlxn_cuda_unary_backward,
+    .row_sum_backward = mlxn_cuda_row_sum_backward,
+    .rms_inv = mlxn_cuda_rms_inv,
     /* [/backward] */
     /* [quant_ggml] */
     .dequant_ggml = NULL,

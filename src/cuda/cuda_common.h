@@ -70,6 +70,11 @@ int mlxn_cuda_row_sum(void *dev, void *enc, const mlxn_op_call *c);
 /* [fused_norm2] */
 /* [/fused_norm2] */
 /* [backward] */
+int mlxn_cuda_softmax_backward(void *dev, void *enc, const mlxn_op_call *c); /* backward.cu */
+int mlxn_cuda_rms_norm_backward(void *dev, void *enc, const mlxn_op_call *c);
+int mlxn_cuda_unary_backward(void *dev, void *enc, const mlxn_op_call *c);
+int mlxn_cuda_row_sum_backward(void *dev, void *enc, const mlxn_op_call *c);
+int mlxn_cuda_rms_inv(void *dev, void *enc, const mlxn_op_call *c);
 /* [/backward] */
 /* [quant_ggml] */
 /* [/quant_ggml] */
