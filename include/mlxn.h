@@ -630,6 +630,53 @@ MLXN_API mlxn_status mlxn_row_sum_backward(mlxn_encoder *e, const mlxn_buffer *d
 /* Quantized formats: ggml blocks (dequantize on device, quantize on host)   */
 /* ------------------------------------------------------------------------- */
 /* [quant_ggml] */
+/* The ggml type ids (mlxn_ggml_type) and their block and byte sizes are in the
+   GGUF section below. A tensor of n elements of type t occupies
+   n / mlxn_ggml_block_size(t) blocks of mlxn_ggml_type_size(t) bytes, blocks
+   consecutive along each row (ne[0]). */
+typedef struct {
+    int type; /* an mlxn_ggml_type id (int so that any stored id can be passed) */
+} mlxn_dequantize_ggml_params;
+
+/* Dequantizes raw ggml blocks on the device: dst = decode(src).
+   src: the tensor's raw bytes, any dtype (read as bytes; a U8 view of the
+   file's tensor data is the usual form); its nbytes must equal
+   numel(dst) / block_size * type_size. dst: [..., row] f32, f16 or bf16 with
+   the row (last dim) a multiple of the type's block size; it must not overlap src.
+   Types: F32, F16, BF16, F64 (rounded to f32 first), I8, I16, I32 (values
+   converted), Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1, Q2_K, Q3_K, Q4_K, Q5_K,
+   Q6_K, Q8_K, IQ4_NL, IQ4_XS, MXFP4, NVFP4, Q1_0, Q2_0. Each element is
+   computed in f32 exactly as ggml's dequantize_row_<type> (f16 scales
+   converted exactly, the same products in the same order, no fused
+   multiply-add), so f32 output equals ggml and gguf-py's
+   gguf.quants.dequantize bit for bit; f16/bf16 output is that f32 value
+   rounded to nearest even. Scales that are Inf/NaN propagate as IEEE
+   arithmetic does. Errors: UNSUPPORTED names the type for the grid formats
+   (IQ1_*, IQ2_*, IQ3_*, TQ1_0, TQ2_0) and I64; INVALID_ARGUMENT for an
+   unknown id, a row not a multiple of the block size, a byte-size mismatch,
+   a dst dtype other than f32/f16/bf16, or overlapping buffers. */
+MLXN_API mlxn_status mlxn_dequantize_ggml(mlxn_encoder *e, const mlxn_buffer *src, mlxn_buffer *dst,
+                                          const mlxn_dequantize_ggml_params *p);
+
+/* Host quantizers with ggml's reference algorithms (quantize_row_<type>_ref in
+   ggml-quants.c): Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 (bit-exact with gguf-py's
+   gguf.quants.quantize), Q8_1, MXFP4 (bit-exact with gguf-py), Q4_K
+   (make_qkx2_quants search) and Q6_K (make_qx_quants search). CPU only,
+   single-threaded, for tests, tools and writers of model files; not an
+   encoder op.
+   src: n host floats, n a multiple of the block size, every value finite.
+   dst: dst_bytes must equal mlxn_quantize_ggml_size(type, n).
+   Errors: INVALID_ARGUMENT (NULL pointers, n <= 0 or not a multiple of the
+   block size, dst_bytes mismatch, a non-finite input, naming its index),
+   UNSUPPORTED (a type without a quantizer here). On error dst is untouched. */
+MLXN_API mlxn_status mlxn_quantize_ggml(int type, const float *src, int64_t n, void *dst, size_t dst_bytes);
+/* Bytes n elements of `type` occupy; 0 when the type is unknown, n <= 0, n is
+   not a multiple of the block size, or the size overflows. */
+MLXN_API size_t mlxn_quantize_ggml_size(int type, int64_t n);
+/* 1 if mlxn_quantize_ggml supports `type`, else 0. */
+MLXN_API int mlxn_quantize_ggml_supported(int type);
+/* 1 if mlxn_dequantize_ggml supports `type` (on every backend), else 0. */
+MLXN_API int mlxn_dequantize_ggml_supported(int type);
 /* [/quant_ggml] */
 
 /* ------------------------------------------------------------------------- */

@@ -37,6 +37,9 @@ static mlxn_op_fn op_fn(const mlxn_backend_vtable *vt, mlxn_op_kind k) {
     case MLXN_OPK_ROW_SUM_BACKWARD: return vt->row_sum_backward;
     case MLXN_OPK_RMS_INV: return vt->rms_inv;
     /* [/backward] */
+    /* [quant_ggml] */
+    case MLXN_OPK_DEQUANT_GGML: return vt->dequant_ggml;
+    /* [/quant_ggml] */
     default: return NULL;
     }
 }

@@ -204,7 +204,7 @@ const mlxn_backend_vtable mlxn_cpu_backend = {
     .rms_inv = mlxn_cpu_rms_inv,
     /* [/backward] */
     /* [quant_ggml] */
-    .dequant_ggml = NULL,
+    .dequant_ggml = mlxn_cpu_dequant_ggml,
     /* [/quant_ggml] */
     /* [quant_mlx] */
     .dequant_mlx = NULL,

@@ -40,6 +40,7 @@ int mlxn_cpu_row_sum_backward(void *dev, void *enc, const mlxn_op_call *c);
 int mlxn_cpu_rms_inv(void *dev, void *enc, const mlxn_op_call *c);
 /* [/backward] */
 /* [quant_ggml] */
+int mlxn_cpu_dequant_ggml(void *dev, void *enc, const mlxn_op_call *c); /* quant_ggml.c */
 /* [/quant_ggml] */
 /* [quant_mlx] */
 /* [/quant_mlx] */

@@ -279,7 +279,7 @@ extern "C" const mlxn_backend_vtable mlxn_cuda_backend = {
     .rms_inv = mlxn_cuda_rms_inv,
     /* [/backward] */
     /* [quant_ggml] */
-    .dequant_ggml = NULL,
+    .dequant_ggml = mlxn_cuda_dequant_ggml,
     /* [/quant_ggml] */
     /* [quant_mlx] */
     .dequant_mlx = NULL,

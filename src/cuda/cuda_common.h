@@ -77,6 +77,7 @@ int mlxn_cuda_row_sum_backward(void *dev, void *enc, const mlxn_op_call *c);
 int mlxn_cuda_rms_inv(void *dev, void *enc, const mlxn_op_call *c);
 /* [/backward] */
 /* [quant_ggml] */
+int mlxn_cuda_dequant_ggml(void *dev, void *enc, const mlxn_op_call *c); /* quant_ggml.cu */
 /* [/quant_ggml] */
 /* [quant_mlx] */
 /* [/quant_mlx] */
