@@ -2,9 +2,9 @@
    Plan slots and argument order: src/ops/reduce.c.
 
    One block per row for all three (grid-stride over rows, grid capped),
-   except argmax of a few long rows on sm_90+, which splits each row over a
-   thread-block cluster of 8 and merges through distributed shared memory (no
-   scratch buffer: ops may not allocate). Otherwise the
+   except argmax and cumsum of a few long rows on sm_90+, which split each row
+   over a thread-block cluster of 8 and combine the slices through distributed
+   shared memory (no scratch buffer: ops may not allocate). Otherwise the
    block is sized to the row: threads = next power of two of ceil(n/4),
    clamped to [32, 1024], so a 262144 vocab row gets 1024 threads looping
    64 times over 16-byte loads. Loads are 4 elements wide (16 bytes f32, 8
@@ -212,76 +212,141 @@ __global__ void __launch_bounds__(1024) argmax_cluster_kernel(const T *__restric
 
 /* ---- cumsum ----------------------------------------------------------------- */
 
+/* Scans the logical elements [lo, hi) of one row (logical l is physical l, or
+   n-1-l when rev) in tiles of 4*G, starting from carry0 (the sum of every
+   logical element before lo). lo is a multiple of 4. The whole block calls it;
+   wsum and carry_s are the block's shared scratch. */
+template <typename T, int VEC>
+__device__ void cumsum_span(const T *xr, T *yr, int64_t n, int64_t lo, int64_t hi, int excl, int rev,
+                            double carry0, float *wsum, double *carry_s) {
+    const int t = threadIdx.x, G = blockDim.x, lane = t & 31, w = t >> 5, nw = G >> 5;
+    const int64_t tile = 4LL * G;
+    if (t == 0) *carry_s = carry0;
+    __syncthreads();
+    for (int64_t base = lo; base < hi; base += tile) {
+        /* logical elements base + 4t + k (k < 4); physical = logical, or n-1-logical */
+        const int64_t l0 = base + 4LL * t;
+        float v[4];
+        if (VEC == 4 && l0 + 4 <= hi) {
+            /* n % 4 == 0 here, so a reversed quad is also an aligned quad */
+            if (!rev) ld4(xr + l0, v);
+            else {
+                float q[4];
+                ld4(xr + (n - 4 - l0), q);
+                v[0] = q[3]; v[1] = q[2]; v[2] = q[1]; v[3] = q[0];
+            }
+        } else {
+#pragma unroll
+            for (int k = 0; k < 4; k++) {
+                const int64_t l = l0 + k;
+                v[k] = l < hi ? ld1(xr + (rev ? n - 1 - l : l)) : 0.0f;
+            }
+        }
+        /* thread-local inclusive scan */
+        float inc[4];
+        inc[0] = v[0];
+#pragma unroll
+        for (int k = 1; k < 4; k++) inc[k] = inc[k - 1] + v[k];
+        /* warp inclusive scan of the thread totals */
+        float s = inc[3];
+#pragma unroll
+        for (int o = 1; o < 32; o <<= 1) {
+            const float u = __shfl_up_sync(0xffffffffu, s, o);
+            if (lane >= o) s += u;
+        }
+        if (lane == 31) wsum[w] = s;
+        __syncthreads();
+        if (w == 0) {
+            float ws = lane < nw ? wsum[lane] : 0.0f;
+#pragma unroll
+            for (int o = 1; o < 32; o <<= 1) {
+                const float u = __shfl_up_sync(0xffffffffu, ws, o);
+                if (lane >= o) ws += u;
+            }
+            if (lane < nw) wsum[lane] = ws; /* inclusive over warps */
+        }
+        __syncthreads();
+        const float before = (w ? wsum[w - 1] : 0.0f) + (s - inc[3]); /* sum of earlier threads */
+        const double carry = *carry_s;
+#pragma unroll
+        for (int k = 0; k < 4; k++) {
+            const int64_t l = l0 + k;
+            if (l < hi) {
+                const float local = excl ? before + (k ? inc[k - 1] : 0.0f) : before + inc[k];
+                st1(yr + (rev ? n - 1 - l : l), (float)(carry + (double)local));
+            }
+        }
+        __syncthreads(); /* every thread has read carry_s and wsum */
+        if (t == 0) *carry_s = carry + (double)wsum[nw - 1];
+        __syncthreads();
+    }
+}
+
 template <typename T, int VEC>
 __global__ void __launch_bounds__(1024) cumsum_kernel(const T *x, T *y, int64_t rows, int64_t n, int excl, int rev) {
     pdl_enter();
     __shared__ float wsum[32];
     __shared__ double carry_s;
+    for (int64_t row = blockIdx.x; row < rows; row += gridDim.x)
+        cumsum_span<T, VEC>(x + row * n, y + row * n, n, 0, n, excl, rev, 0.0, wsum, &carry_s);
+}
+
+/* A few long rows on sm_90: each row split over a cluster of kCluster blocks
+   (grid (kCluster, rows)). Each block first sums its logical slice (per
+   thread in f32, then in double), the blocks exchange the slice totals
+   through distributed shared memory, and each block scans its slice from the
+   sum of the slices before it (in logical order). The slice is read twice;
+   the second read comes from L2. In place is safe: a block reads only its own
+   slice, and all totals are taken before any block writes. */
+template <typename T, int VEC>
+__global__ void __launch_bounds__(1024) cumsum_cluster_kernel(const T *x, T *y, int64_t n, int excl, int rev) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+    pdl_enter();
+    __shared__ float wsum[32];
+    __shared__ double dsum[32];
+    __shared__ double carry_s, total_s;
+    cg::cluster_group cl = cg::this_cluster();
+    const int rank = (int)cl.block_rank();
     const int t = threadIdx.x, G = blockDim.x, lane = t & 31, w = t >> 5, nw = G >> 5;
-    const int64_t tile = 4LL * G;
-    for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
-        const T *xr = x + row * n;
-        T *yr = y + row * n;
-        if (t == 0) carry_s = 0.0;
-        __syncthreads();
-        for (int64_t base = 0; base < n; base += tile) {
-            /* logical elements base + 4t + k (k < 4); physical = logical, or n-1-logical */
-            const int64_t l0 = base + 4LL * t;
+    const int64_t row = blockIdx.y;
+    const T *xr = x + row * n;
+    T *yr = y + row * n;
+    const int64_t slice = ((n + 4 * kCluster - 1) / (4 * kCluster)) * 4; /* a multiple of 4 */
+    const int64_t lo = min((int64_t)rank * slice, n), hi = min(lo + slice, n);
+    /* the slice's total: its physical range is [lo, hi), or [n-hi, n-lo) reversed */
+    const int64_t plo = rev ? n - hi : lo, phi = rev ? n - lo : hi;
+    float part = 0.0f;
+    for (int64_t j = plo + (int64_t)VEC * t; j < phi; j += (int64_t)VEC * G) {
+        if (VEC == 4 && j + 4 <= phi) {
             float v[4];
-            if (VEC == 4 && l0 + 4 <= n) {
-                /* n % 4 == 0 here, so a reversed quad is also an aligned quad */
-                if (!rev) ld4(xr + l0, v);
-                else {
-                    float q[4];
-                    ld4(xr + (n - 4 - l0), q);
-                    v[0] = q[3]; v[1] = q[2]; v[2] = q[1]; v[3] = q[0];
-                }
-            } else {
-#pragma unroll
-                for (int k = 0; k < 4; k++) {
-                    const int64_t l = l0 + k;
-                    v[k] = l < n ? ld1(xr + (rev ? n - 1 - l : l)) : 0.0f;
-                }
-            }
-            /* thread-local inclusive scan */
-            float inc[4];
-            inc[0] = v[0];
-#pragma unroll
-            for (int k = 1; k < 4; k++) inc[k] = inc[k - 1] + v[k];
-            /* warp inclusive scan of the thread totals */
-            float s = inc[3];
-#pragma unroll
-            for (int o = 1; o < 32; o <<= 1) {
-                const float u = __shfl_up_sync(0xffffffffu, s, o);
-                if (lane >= o) s += u;
-            }
-            if (lane == 31) wsum[w] = s;
-            __syncthreads();
-            if (w == 0) {
-                float ws = lane < nw ? wsum[lane] : 0.0f;
-#pragma unroll
-                for (int o = 1; o < 32; o <<= 1) {
-                    const float u = __shfl_up_sync(0xffffffffu, ws, o);
-                    if (lane >= o) ws += u;
-                }
-                if (lane < nw) wsum[lane] = ws; /* inclusive over warps */
-            }
-            __syncthreads();
-            const float before = (w ? wsum[w - 1] : 0.0f) + (s - inc[3]); /* sum of earlier threads */
-            const double carry = carry_s;
-#pragma unroll
-            for (int k = 0; k < 4; k++) {
-                const int64_t l = l0 + k;
-                if (l < n) {
-                    const float local = excl ? before + (k ? inc[k - 1] : 0.0f) : before + inc[k];
-                    st1(yr + (rev ? n - 1 - l : l), (float)(carry + (double)local));
-                }
-            }
-            __syncthreads(); /* every thread has read carry_s and wsum */
-            if (t == 0) carry_s = carry + (double)wsum[nw - 1];
-            __syncthreads();
+            ld4(xr + j, v);
+            part += (v[0] + v[1]) + (v[2] + v[3]);
+        } else {
+            for (int k = 0; k < VEC && j + k < phi; k++) part += ld1(xr + j + k);
         }
     }
+    double dp = (double)part;
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) dp += __shfl_xor_sync(0xffffffffu, dp, o);
+    if (lane == 0) dsum[w] = dp;
+    __syncthreads();
+    if (t == 0) {
+        double tot = 0.0;
+        for (int k = 0; k < nw; k++) tot += dsum[k];
+        total_s = tot;
+    }
+    cl.sync(); /* every slice total is visible cluster-wide */
+    double carry0 = 0.0;
+    for (int r = 0; r < rank; r++) carry0 += *cl.map_shared_rank(&total_s, r);
+    cl.sync(); /* no block leaves (or rewrites its shared memory) while others read it */
+    cumsum_span<T, VEC>(xr, yr, n, lo, hi, excl, rev, carry0, wsum, &carry_s);
+#else
+    (void)x;
+    (void)y;
+    (void)n;
+    (void)excl;
+    (void)rev;
+#endif
 }
 
 /* ---- row_sum ----------------------------------------------------------------- */
@@ -390,14 +455,34 @@ int argmax_t(const mlxn_op_call *c, cudaStream_t st, size_t es, bool pdl, bool c
 }
 
 template <typename T>
-int cumsum_t(const mlxn_op_call *c, cudaStream_t st, size_t es, bool pdl) {
+int cumsum_t(const mlxn_op_call *c, cudaStream_t st, size_t es, bool pdl, bool cluster) {
     const int64_t rows = c->u.gen.i[0], n = c->u.gen.i[1];
     const T *x = static_cast<const T *>(c->args[0].ptr);
     T *y = static_cast<T *>(c->args[1].ptr);
-    const dim3 grid(grid_for(rows)), block(threads_for(n));
     const int excl = c->u.gen.d[1], rev = c->u.gen.d[2];
+    const bool vec = vec_ok(x, n, es);
+    if (cluster && n >= 32768 && rows <= 32) {
+        cudaLaunchConfig_t cfg = {};
+        cfg.gridDim = dim3(kCluster, (unsigned)rows);
+        cfg.blockDim = dim3(1024);
+        cfg.stream = st;
+        cudaLaunchAttribute attr[2];
+        attr[0].id = cudaLaunchAttributeClusterDimension;
+        attr[0].val.clusterDim.x = kCluster;
+        attr[0].val.clusterDim.y = 1;
+        attr[0].val.clusterDim.z = 1;
+        attr[1].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+        attr[1].val.programmaticStreamSerializationAllowed = 1;
+        cfg.attrs = attr;
+        cfg.numAttrs = pdl ? 2 : 1;
+        if (vec) MLXN_CK(cudaLaunchKernelEx(&cfg, cumsum_cluster_kernel<T, 4>, x, y, n, excl, rev));
+        else MLXN_CK(cudaLaunchKernelEx(&cfg, cumsum_cluster_kernel<T, 1>, x, y, n, excl, rev));
+        MLXN_CK_LAUNCH("cumsum");
+        return MLXN_OK;
+    }
+    const dim3 grid(grid_for(rows)), block(threads_for(n));
     /* only x is loaded 4-wide (stores are scalar), so only x's alignment matters */
-    if (vec_ok(x, n, es)) MLXN_CK(launch_k(cumsum_kernel<T, 4>, grid, block, 0, st, pdl, x, y, rows, n, excl, rev));
+    if (vec) MLXN_CK(launch_k(cumsum_kernel<T, 4>, grid, block, 0, st, pdl, x, y, rows, n, excl, rev));
     else MLXN_CK(launch_k(cumsum_kernel<T, 1>, grid, block, 0, st, pdl, x, y, rows, n, excl, rev));
     MLXN_CK_LAUNCH("cumsum");
     return MLXN_OK;
@@ -420,6 +505,16 @@ int row_sum_t(const mlxn_op_call *c, cudaStream_t st, size_t es, bool pdl) {
     return c->u.gen.d[1] == MLXN_F32 ? row_sum_ty<T, float>(c, st, es, pdl) : row_sum_ty<T, T>(c, st, es, pdl);
 }
 
+/* Thread-block clusters for a few long rows: sm_90+ (MLXN_CUDA_CLUSTERS=0
+   turns them off, a kernel-lab switch). */
+bool use_clusters(const void *dev) {
+    static const bool env_on = [] {
+        const char *ce = getenv("MLXN_CUDA_CLUSTERS");
+        return !(ce && ce[0] == '0');
+    }();
+    return static_cast<const mlxn_cuda_dev *>(dev)->cc_major >= 9 && env_on;
+}
+
 } // namespace
 
 extern "C" int mlxn_cuda_argmax(void *dev, void *enc, const mlxn_op_call *c) {
@@ -429,11 +524,7 @@ extern "C" int mlxn_cuda_argmax(void *dev, void *enc, const mlxn_op_call *c) {
     cudaStream_t st = ((mlxn_cuda_enc *)enc)->stream;
     const bool pdl = pdl_on(dev);
     /* thread-block clusters: sm_90+ (MLXN_CUDA_ARGMAX_CLUSTER=0 turns them off, kernel lab) */
-    static const bool cluster_env = [] {
-        const char *ce = getenv("MLXN_CUDA_ARGMAX_CLUSTER");
-        return !(ce && ce[0] == '0');
-    }();
-    const bool cluster = ((const mlxn_cuda_dev *)dev)->cc_major >= 9 && cluster_env;
+    const bool cluster = use_clusters(dev);
     switch (c->u.gen.d[0]) {
     case MLXN_F32: return argmax_t<float>(c, st, 4, pdl, cluster);
     case MLXN_F16: return argmax_t<__half>(c, st, 2, pdl, cluster);
@@ -447,10 +538,11 @@ extern "C" int mlxn_cuda_cumsum(void *dev, void *enc, const mlxn_op_call *c) {
     if (c->u.gen.i[0] == 0) return MLXN_OK;
     cudaStream_t st = ((mlxn_cuda_enc *)enc)->stream;
     const bool pdl = pdl_on(dev);
+    const bool cluster = use_clusters(dev);
     switch (c->u.gen.d[0]) {
-    case MLXN_F32: return cumsum_t<float>(c, st, 4, pdl);
-    case MLXN_F16: return cumsum_t<__half>(c, st, 2, pdl);
-    default: return cumsum_t<__nv_bfloat16>(c, st, 2, pdl);
+    case MLXN_F32: return cumsum_t<float>(c, st, 4, pdl, cluster);
+    case MLXN_F16: return cumsum_t<__half>(c, st, 2, pdl, cluster);
+    default: return cumsum_t<__nv_bfloat16>(c, st, 2, pdl, cluster);
     }
 }
 

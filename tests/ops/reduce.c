@@ -393,8 +393,10 @@ static void differential_cases(const test_env *env, report_t *rep, bool list) {
             each(env, rep, list, &c1);
         }
         /* cumsum: every variant, in place, aligned and not */
-        static const int64_t CN[] = {33, 4097, 32000};
-        for (size_t i = 0; i < 3; i++)
+        /* 131076 and 262147: long rows the GPU splits over a thread-block
+           cluster (uneven slices; 262147 also takes the scalar path) */
+        static const int64_t CN[] = {33, 4097, 32000, 131076, 262147};
+        for (size_t i = 0; i < 5; i++)
             for (int v = 0; v < 4; v++) {
                 rcase c = base_case(OP_CUMSUM, DT[d], 3, CN[i]);
                 c.excl = v & 1;
