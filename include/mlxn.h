@@ -683,6 +683,89 @@ MLXN_API int mlxn_dequantize_ggml_supported(int type);
 /* Quantized formats: MLX (affine, mxfp4, mxfp8, nvfp4)                      */
 /* ------------------------------------------------------------------------- */
 /* [quant_mlx] */
+/*
+ * MLX's quantized weights, as mx.quantize stores them (mlx 0.32, mlx-lm
+ * checkpoints). A quantized matrix [N, K] is three arrays:
+ *   w       u32 [..., K*bits/32]: each row is one little-endian, LSB-first bit
+ *           stream; element k occupies bits [k*bits, (k+1)*bits) of the row's
+ *           bytes (so 3-, 5- and 6-bit values straddle bytes and words).
+ *   scales  [..., K/group_size]: AFFINE f32/f16/bf16; MXFP4/MXFP8 u8 E8M0
+ *           (scale = 2^(s-127); s = 0 gives 2^-127, s = 255 gives +inf as MLX);
+ *           NVFP4 u8 E4M3 (decoded as MLX does: 0x7F/0xFF are +-480, no NaN).
+ *   biases  AFFINE only: the scales' dtype and shape. NULL for the fp modes.
+ * Element values: AFFINE q = the unsigned integer; MXFP4/NVFP4 q = E2M1
+ * (nibble -> 0, .5, 1, 1.5, 2, 3, 4, 6, -0, -.5, ..., -6); MXFP8 q = E4M3.
+ * Dequantized value, computed in f32 and rounded once to the output dtype
+ * (round to nearest even):
+ *   AFFINE  y = (q * scale) + bias    two f32 roundings, no fused multiply-add:
+ *                                     bit-exact with mx.dequantize for f32
+ *                                     scales and any output dtype. For f16/bf16
+ *                                     scales, MLX computes in the scales' dtype
+ *                                     (rounding q*scale to it first); mlxn
+ *                                     computes in f32 from the exact scale and
+ *                                     bias, so results may differ from MLX's by
+ *                                     one unit in the last place of that dtype.
+ *   MXFP4/MXFP8  y = q * 2^(s-127)    exact in f32 and bf16, as MLX.
+ *   NVFP4   y = q * e4m3(s), or with a global scale g:
+ *           y = q * (e4m3(s) * (g / 2688))   (2688 = 448 * 6), as MLX.
+ * For f16 output of the fp modes MLX evaluates 2^(s-127) in f16 (overflow to
+ * inf for s > 142); mlxn rounds the f32 product once.
+ */
+typedef enum {
+    MLXN_MLXQ_AFFINE = 0, /* bits 2, 3, 4, 5, 6, 8; group_size 32, 64, 128 */
+    MLXN_MLXQ_MXFP4 = 1,  /* bits 4, group_size 32 */
+    MLXN_MLXQ_MXFP8 = 2,  /* bits 8, group_size 32 */
+    MLXN_MLXQ_NVFP4 = 3   /* bits 4, group_size 16 */
+} mlxn_mlxq_mode;
+
+typedef struct {
+    mlxn_mlxq_mode mode;
+    int   bits;          /* as listed for the mode */
+    int   group_size;    /* as listed for the mode */
+    float global_scale;  /* NVFP4 only: 0 = none, else finite > 0; must be 0 for the other modes */
+} mlxn_mlxq_params;
+
+/* Dequantizes an MLX-quantized matrix: w u32 [..., K*bits/32], scales (and
+   biases) [..., K/group_size], y [..., K] f32/f16/bf16 (same leading dims in
+   all four). K must be a multiple of group_size. y must not overlap the inputs.
+   Errors: INVALID_ARGUMENT (params, shapes, dtypes of w/scales/biases, NULLs,
+   overlap), UNSUPPORTED (y dtype). */
+MLXN_API mlxn_status mlxn_dequantize_mlx(mlxn_encoder *e, const mlxn_buffer *w, const mlxn_buffer *scales,
+                                         const mlxn_buffer *biases, mlxn_buffer *y, const mlxn_mlxq_params *p);
+
+typedef struct {
+    mlxn_mlxq_params q;
+    float scale; /* multiplies every dequantized value in f32 (1 = none; Gemma: sqrt(hidden)); finite */
+} mlxn_gather_mlx_params;
+
+/* Quantized embedding lookup (mlx-native embedding_gather):
+   y[i, :] = dequant(table row ids[i]) * scale, rounded once to y's dtype.
+   w u32 [n_rows, K*bits/32], scales/biases [n_rows, K/group_size] (as
+   mlxn_dequantize_mlx), ids i32/u32 of any shape, y f32/f16/bf16 of ids'
+   shape + [K]. ids live on the device and cannot be checked before the op
+   runs: an id outside [0, n_rows) yields a row of zeros (as mlxn_gather_rows). */
+MLXN_API mlxn_status mlxn_gather_mlx(mlxn_encoder *e, const mlxn_buffer *w, const mlxn_buffer *scales,
+                                     const mlxn_buffer *biases, const mlxn_buffer *ids, mlxn_buffer *y,
+                                     const mlxn_gather_mlx_params *p);
+
+/* Host quantizer with MLX's algorithm (mlx/backend/cpu/quantized.cpp), AFFINE
+   mode only: per group, w_min/w_max in f32; scale = max((w_max - w_min) /
+   (2^bits - 1), 1e-7), negated unless |w_min| > |w_max|; edge = w_min or w_max
+   accordingly; q0 = rint(edge / scale); if q0 != 0: scale = edge / q0, bias =
+   edge, else bias = 0; q = clamp(rint((x - bias) / scale), 0, 2^bits - 1)
+   (rint: nearest even). The scale and bias are rounded to s_dtype only when
+   stored (the codes use the f32 values).
+   x: rows x k host values of x_dtype (f32/f16/bf16), row-major, all finite;
+   wq: rows * k*bits/32 u32; scales, biases: rows * k/group_size values of
+   s_dtype (f32/f16/bf16). With s_dtype == x_dtype the three outputs equal
+   mx.quantize(x, group_size, bits) bit for bit; with f32 x and f16/bf16
+   s_dtype they equal mx.quantize's outputs with scales and biases cast to
+   s_dtype. Errors: INVALID_ARGUMENT (params, k not a multiple of group_size,
+   rows/k < 1, NULL pointers, non-finite x: nothing is written),
+   UNSUPPORTED (a mode other than AFFINE). Runs on the calling thread. */
+MLXN_API mlxn_status mlxn_quantize_mlx(const void *x, mlxn_dtype x_dtype, int64_t rows, int64_t k,
+                                       const mlxn_mlxq_params *p, uint32_t *wq, void *scales, void *biases,
+                                       mlxn_dtype s_dtype);
 /* [/quant_mlx] */
 
 /* ------------------------------------------------------------------------- */

@@ -40,6 +40,10 @@ static mlxn_op_fn op_fn(const mlxn_backend_vtable *vt, mlxn_op_kind k) {
     /* [quant_ggml] */
     case MLXN_OPK_DEQUANT_GGML: return vt->dequant_ggml;
     /* [/quant_ggml] */
+    /* [quant_mlx] */
+    case MLXN_OPK_DEQUANT_MLX: return vt->dequant_mlx;
+    case MLXN_OPK_GATHER_MLX: return vt->gather_mlx;
+    /* [/quant_mlx] */
     default: return NULL;
     }
 }

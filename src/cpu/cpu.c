@@ -207,7 +207,7 @@ const mlxn_backend_vtable mlxn_cpu_backend = {
     .dequant_ggml = mlxn_cpu_dequant_ggml,
     /* [/quant_ggml] */
     /* [quant_mlx] */
-    .dequant_mlx = NULL,
-    .gather_mlx = NULL,
+    .dequant_mlx = mlxn_cpu_dequant_mlx,
+    .gather_mlx = mlxn_cpu_gather_mlx,
     /* [/quant_mlx] */
 };

@@ -43,6 +43,8 @@ int mlxn_cpu_rms_inv(void *dev, void *enc, const mlxn_op_call *c);
 int mlxn_cpu_dequant_ggml(void *dev, void *enc, const mlxn_op_call *c); /* quant_ggml.c */
 /* [/quant_ggml] */
 /* [quant_mlx] */
+int mlxn_cpu_dequant_mlx(void *dev, void *enc, const mlxn_op_call *c); /* quant_mlx.c */
+int mlxn_cpu_gather_mlx(void *dev, void *enc, const mlxn_op_call *c);
 /* [/quant_mlx] */
 
 #endif

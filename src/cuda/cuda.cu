@@ -282,7 +282,7 @@ extern "C" const mlxn_backend_vtable mlxn_cuda_backend = {
     .dequant_ggml = mlxn_cuda_dequant_ggml,
     /* [/quant_ggml] */
     /* [quant_mlx] */
-    .dequant_mlx = NULL,
-    .gather_mlx = NULL,
+    .dequant_mlx = mlxn_cuda_dequant_mlx,
+    .gather_mlx = mlxn_cuda_gather_mlx,
     /* [/quant_mlx] */
 };

@@ -80,6 +80,8 @@ int mlxn_cuda_rms_inv(void *dev, void *enc, const mlxn_op_call *c);
 int mlxn_cuda_dequant_ggml(void *dev, void *enc, const mlxn_op_call *c); /* quant_ggml.cu */
 /* [/quant_ggml] */
 /* [quant_mlx] */
+int mlxn_cuda_dequant_mlx(void *dev, void *enc, const mlxn_op_call *c); /* quant_mlx.cu */
+int mlxn_cuda_gather_mlx(void *dev, void *enc, const mlxn_op_call *c);
 /* [/quant_mlx] */
 #ifdef __cplusplus
 }
