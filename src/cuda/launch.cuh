@@ -44,4 +44,25 @@ static cudaError_t launch_k(void (*k)(KArgs...), dim3 grid, dim3 block, size_t s
     return cudaLaunchKernelEx(&cfg, k, std::forward<Args>(args)...);
 }
 
+// Launches k over grid (cluster_x, rows) in thread-block clusters of
+// cluster_x blocks along x (sm_90+), with PDL when pdl is set.
+template <typename... KArgs, typename... Args>
+static cudaError_t launch_cluster_rows(void (*k)(KArgs...), unsigned cluster_x, unsigned rows, unsigned threads,
+                                       cudaStream_t st, bool pdl, Args &&...args) {
+    cudaLaunchConfig_t cfg = {};
+    cfg.gridDim = dim3(cluster_x, rows);
+    cfg.blockDim = dim3(threads);
+    cfg.stream = st;
+    cudaLaunchAttribute attr[2];
+    attr[0].id = cudaLaunchAttributeClusterDimension;
+    attr[0].val.clusterDim.x = cluster_x;
+    attr[0].val.clusterDim.y = 1;
+    attr[0].val.clusterDim.z = 1;
+    attr[1].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attr[1].val.programmaticStreamSerializationAllowed = 1;
+    cfg.attrs = attr;
+    cfg.numAttrs = pdl ? 2 : 1;
+    return cudaLaunchKernelEx(&cfg, k, std::forward<Args>(args)...);
+}
+
 #endif

@@ -429,21 +429,8 @@ int argmax_t(const mlxn_op_call *c, cudaStream_t st, size_t es, bool pdl, bool c
     float *val = c->u.gen.d[1] ? static_cast<float *>(c->args[2].ptr) : nullptr;
     const bool vec = vec_ok(x, n, es);
     if (cluster && n >= 16384 && rows <= 16) {
-        cudaLaunchConfig_t cfg = {};
-        cfg.gridDim = dim3(kCluster, (unsigned)rows);
-        cfg.blockDim = dim3(1024);
-        cfg.stream = st;
-        cudaLaunchAttribute attr[2];
-        attr[0].id = cudaLaunchAttributeClusterDimension;
-        attr[0].val.clusterDim.x = kCluster;
-        attr[0].val.clusterDim.y = 1;
-        attr[0].val.clusterDim.z = 1;
-        attr[1].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-        attr[1].val.programmaticStreamSerializationAllowed = 1;
-        cfg.attrs = attr;
-        cfg.numAttrs = pdl ? 2 : 1;
-        if (vec) MLXN_CK(cudaLaunchKernelEx(&cfg, argmax_cluster_kernel<T, 4>, x, idx, val, (int)n));
-        else MLXN_CK(cudaLaunchKernelEx(&cfg, argmax_cluster_kernel<T, 1>, x, idx, val, (int)n));
+        if (vec) MLXN_CK(launch_cluster_rows(argmax_cluster_kernel<T, 4>, kCluster, (unsigned)rows, 1024, st, pdl, x, idx, val, (int)n));
+        else MLXN_CK(launch_cluster_rows(argmax_cluster_kernel<T, 1>, kCluster, (unsigned)rows, 1024, st, pdl, x, idx, val, (int)n));
         MLXN_CK_LAUNCH("argmax");
         return MLXN_OK;
     }
@@ -462,21 +449,8 @@ int cumsum_t(const mlxn_op_call *c, cudaStream_t st, size_t es, bool pdl, bool c
     const int excl = c->u.gen.d[1], rev = c->u.gen.d[2];
     const bool vec = vec_ok(x, n, es);
     if (cluster && n >= 32768 && rows <= 32) {
-        cudaLaunchConfig_t cfg = {};
-        cfg.gridDim = dim3(kCluster, (unsigned)rows);
-        cfg.blockDim = dim3(1024);
-        cfg.stream = st;
-        cudaLaunchAttribute attr[2];
-        attr[0].id = cudaLaunchAttributeClusterDimension;
-        attr[0].val.clusterDim.x = kCluster;
-        attr[0].val.clusterDim.y = 1;
-        attr[0].val.clusterDim.z = 1;
-        attr[1].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-        attr[1].val.programmaticStreamSerializationAllowed = 1;
-        cfg.attrs = attr;
-        cfg.numAttrs = pdl ? 2 : 1;
-        if (vec) MLXN_CK(cudaLaunchKernelEx(&cfg, cumsum_cluster_kernel<T, 4>, x, y, n, excl, rev));
-        else MLXN_CK(cudaLaunchKernelEx(&cfg, cumsum_cluster_kernel<T, 1>, x, y, n, excl, rev));
+        if (vec) MLXN_CK(launch_cluster_rows(cumsum_cluster_kernel<T, 4>, kCluster, (unsigned)rows, 1024, st, pdl, x, y, n, excl, rev));
+        else MLXN_CK(launch_cluster_rows(cumsum_cluster_kernel<T, 1>, kCluster, (unsigned)rows, 1024, st, pdl, x, y, n, excl, rev));
         MLXN_CK_LAUNCH("cumsum");
         return MLXN_OK;
     }
