@@ -5,7 +5,7 @@
 #   2. AddressSanitizer + UndefinedBehaviorSanitizer build, all C tests again
 #   3. install into a staging prefix; a consumer project uses find_package(mlxn) and pkg-config
 #   4. Python peer oracles (MLX, numpy) in a venv with pinned versions
-#   5. a 30-second libFuzzer run of the GGUF reader (skipped without clang)
+#   5. 30-second libFuzzer runs of the GGUF and safetensors readers (skipped without clang)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -50,17 +50,19 @@ if [ ! -x .venv/bin/python ] || ! cmp -s tests/oracle/requirements.txt .venv/req
 fi
 MLXN_LIB="$ROOT/build/libmlxn.so" .venv/bin/python -m pytest -q tests/oracle
 
-step "GGUF fuzz (libFuzzer, 30 s)"
+step "parser fuzz (libFuzzer, 30 s each: GGUF, safetensors + MLX configs)"
 if command -v clang >/dev/null 2>&1; then
   CC=clang cmake -S . -B build-fuzz $GEN -DMLXN_FUZZ=ON -DMLXN_CUDA=OFF -DMLXN_BUILD_TESTS=OFF \
         -DMLXN_BUILD_TOOLS=OFF -DMLXN_NATIVE=OFF >/dev/null
-  cmake --build build-fuzz --target fuzz_gguf -j "$JOBS"
-  # new inputs go to a scratch dir so the checked-in seed corpus stays small
-  rm -rf build-fuzz/corpus && mkdir -p build-fuzz/corpus
-  build-fuzz/fuzz_gguf -max_total_time=30 -max_len=4096 -print_final_stats=1 \
-      build-fuzz/corpus tests/fuzz/corpus_gguf 2>&1 | tail -n 12
+  cmake --build build-fuzz --target fuzz_gguf fuzz_safetensors -j "$JOBS"
+  # new inputs go to scratch dirs so the checked-in seed corpora stay small
+  for p in gguf safetensors; do
+    rm -rf build-fuzz/corpus_$p && mkdir -p build-fuzz/corpus_$p
+    build-fuzz/fuzz_$p -max_total_time=30 -max_len=4096 -print_final_stats=1 \
+        build-fuzz/corpus_$p tests/fuzz/corpus_$p 2>&1 | tail -n 12
+  done
 else
-  echo "clang not found: GGUF fuzz run skipped"
+  echo "clang not found: parser fuzz runs skipped"
 fi
 
 step "all tests passed"

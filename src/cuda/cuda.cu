@@ -220,7 +220,46 @@ extern "C" const mlxn_backend_vtable mlxn_cuda_backend = {
     .free = cu_free,
     .write = cu_write,
     .read = cu_read,
-    /* [load] */
+    /* [load] pinned staging and asynchronous uploads for src/io/load.c. The code
+       lives in this region of the initializer as captureless lambdas; they
+       declare no block-scope variables (GCC takes those for `extern` inside an
+       `extern "C"` declaration), so the checks are expressions. */
+#define MLXN_LOAD_CK(call)                                                                        \
+    ([](cudaError_t e_) -> int {                                                                  \
+        return e_ == cudaSuccess ? (int)MLXN_OK : mlxn_cuda_fail(e_, #call, __FILE__, __LINE__);  \
+    }(call))
+#define MLXN_LOAD_USE(dev) (mlxn_cuda_use((const mlxn_cuda_dev *)(dev)) != MLXN_OK)
+    .host_alloc = [](void *dev, size_t nbytes, void **ptr) -> int {
+        return MLXN_LOAD_USE(dev) ? (int)MLXN_ERR_DEVICE
+                                  : MLXN_LOAD_CK(cudaHostAlloc(ptr, nbytes ? nbytes : 1, cudaHostAllocDefault));
+    },
+    .host_free = [](void *dev, void *ptr) {
+        (void)dev;
+        if (ptr && cudaFreeHost(ptr) != cudaSuccess) (void)cudaGetLastError();
+    },
+    .copy_h2d_async = [](void *dev, void *enc, void *dst, const void *src, size_t nbytes) -> int {
+        return nbytes == 0         ? (int)MLXN_OK
+               : MLXN_LOAD_USE(dev) ? (int)MLXN_ERR_DEVICE
+                                    : MLXN_LOAD_CK(cudaMemcpyAsync(dst, src, nbytes, cudaMemcpyHostToDevice,
+                                                                   ((mlxn_cuda_enc *)enc)->stream));
+    },
+    .fence_new = [](void *dev, void **fence) -> int {
+        return MLXN_LOAD_USE(dev) ? (int)MLXN_ERR_DEVICE
+                                  : MLXN_LOAD_CK(cudaEventCreateWithFlags((cudaEvent_t *)fence, cudaEventDisableTiming));
+    },
+    .fence_free = [](void *dev, void *fence) {
+        (void)dev;
+        if (fence && cudaEventDestroy((cudaEvent_t)fence) != cudaSuccess) (void)cudaGetLastError();
+    },
+    .fence_record = [](void *dev, void *fence, void *enc) -> int {
+        return MLXN_LOAD_USE(dev) ? (int)MLXN_ERR_DEVICE
+                                  : MLXN_LOAD_CK(cudaEventRecord((cudaEvent_t)fence, ((mlxn_cuda_enc *)enc)->stream));
+    },
+    .fence_wait = [](void *dev, void *fence) -> int {
+        return MLXN_LOAD_USE(dev) ? (int)MLXN_ERR_DEVICE : MLXN_LOAD_CK(cudaEventSynchronize((cudaEvent_t)fence));
+    },
+#undef MLXN_LOAD_CK
+#undef MLXN_LOAD_USE
     /* [/load] */
     .encoder_new = cu_encoder_new,
     .encoder_free = cu_encoder_free,
