@@ -147,17 +147,7 @@ typedef struct mlxn_backend_vtable {
     void (*free)(void *dev, void *ptr);
     int  (*write)(void *dev, void *dst, const void *src, size_t nbytes);
     int  (*read)(void *dev, void *dst, const void *src, size_t nbytes);
-    /* [load] host staging and asynchronous uploads (src/io/load.c). NULL
-       entries (the CPU backend): load.c copies with `write` instead. */
-    int  (*host_alloc)(void *dev, size_t nbytes, void **ptr); /* page-locked host memory, not zeroed */
-    void (*host_free)(void *dev, void *ptr);
-    /* queue a host-to-device copy on the encoder's stream; src page-locked */
-    int  (*copy_h2d_async)(void *dev, void *enc, void *dst, const void *src, size_t nbytes);
-    /* fences: a completion mark recorded on an encoder's stream, waited on by the host */
-    int  (*fence_new)(void *dev, void **fence);
-    void (*fence_free)(void *dev, void *fence);
-    int  (*fence_record)(void *dev, void *fence, void *enc);
-    int  (*fence_wait)(void *dev, void *fence);
+    /* [load] host staging and asynchronous uploads (src/io/load.c) */
     /* [/load] */
 
     /* encoders: an in-order queue */
@@ -207,9 +197,9 @@ typedef struct mlxn_backend_vtable {
     mlxn_op_fn top_k;
     /* [/sort] */
     /* [sample] */
-    mlxn_op_fn moe_softmax_topk;
-    mlxn_op_fn moe_weighted_reduce;
-    mlxn_op_fn softmax_sample;
+    mlxn_op_fn moe_softmax_topk;    /* args: 0 logits, 1 expert_scale, 2 ids, 3 weights        */
+    mlxn_op_fn moe_weighted_reduce; /* args: 0 y, 1 w, 2 y_shared, 3 gate, 4 res, 5 out         */
+    mlxn_op_fn softmax_sample;      /* args: 0 logits, 1 u, 2 token, 3 logprob, 4 ws            */
     /* [/sample] */
     /* [fused_norm2] */
     mlxn_op_fn rms_norm_mul;

@@ -30,6 +30,11 @@ static mlxn_op_fn op_fn(const mlxn_backend_vtable *vt, mlxn_op_kind k) {
     case MLXN_OPK_ARGMAX: return vt->argmax;
     case MLXN_OPK_CUMSUM: return vt->cumsum;
     case MLXN_OPK_ROW_SUM: return vt->row_sum;
+    /* [sample] */
+    case MLXN_OPK_MOE_SOFTMAX_TOPK: return vt->moe_softmax_topk;
+    case MLXN_OPK_MOE_WEIGHTED_REDUCE: return vt->moe_weighted_reduce;
+    case MLXN_OPK_SOFTMAX_SAMPLE: return vt->softmax_sample;
+    /* [/sample] */
     /* [backward] */
     case MLXN_OPK_SOFTMAX_BACKWARD: return vt->softmax_backward;
     case MLXN_OPK_RMS_NORM_BACKWARD: return vt->rms_norm_backward;

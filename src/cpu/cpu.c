@@ -146,15 +146,6 @@ const mlxn_backend_vtable mlxn_cpu_backend = {
     .write = cpu_copy_mem,
     .read = cpu_copy_mem,
     /* [load] */
-    /* no staging on the CPU: src/io/load.c copies with .write (host_alloc,
-       copy_h2d_async and the fences stay NULL) */
-    .host_alloc = NULL,
-    .host_free = NULL,
-    .copy_h2d_async = NULL,
-    .fence_new = NULL,
-    .fence_free = NULL,
-    .fence_record = NULL,
-    .fence_wait = NULL,
     /* [/load] */
     .encoder_new = cpu_encoder_new,
     .encoder_free = cpu_encoder_free,
@@ -195,9 +186,9 @@ const mlxn_backend_vtable mlxn_cpu_backend = {
     .top_k = NULL,
     /* [/sort] */
     /* [sample] */
-    .moe_softmax_topk = NULL,
-    .moe_weighted_reduce = NULL,
-    .softmax_sample = NULL,
+    .moe_softmax_topk = mlxn_cpu_moe_softmax_topk,
+    .moe_weighted_reduce = mlxn_cpu_moe_weighted_reduce,
+    .softmax_sample = mlxn_cpu_softmax_sample,
     /* [/sample] */
     /* [fused_norm2] */
     .rms_norm_mul = NULL,

@@ -29,6 +29,9 @@ int mlxn_cpu_row_sum(void *dev, void *enc, const mlxn_op_call *c);
 /* [sort] */
 /* [/sort] */
 /* [sample] */
+int mlxn_cpu_moe_softmax_topk(void *dev, void *enc, const mlxn_op_call *c); /* sample.c */
+int mlxn_cpu_moe_weighted_reduce(void *dev, void *enc, const mlxn_op_call *c);
+int mlxn_cpu_softmax_sample(void *dev, void *enc, const mlxn_op_call *c);
 /* [/sample] */
 /* [fused_norm2] */
 /* [/fused_norm2] */
