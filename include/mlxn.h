@@ -1076,6 +1076,266 @@ MLXN_API void        mlxn_gguf_buffer_free(void *buf);
 /* safetensors, MLX-quantized model configs, loading weights onto a device   */
 /* ------------------------------------------------------------------------- */
 /* [safetensors] */
+/*
+ * safetensors reader
+ * ------------------
+ * A .safetensors file is: u64 little-endian N, N bytes of UTF-8 JSON (the
+ * header), then the data section. The header is an object: per tensor
+ * "name": {"dtype": "F32", "shape": [d0, d1, ...], "data_offsets": [BEGIN, END]}
+ * (offsets relative to the data section, END exclusive), plus the optional
+ * "__metadata__": a string -> string map.
+ *
+ * The reader maps the file read-only and validates it WHOLE when it is opened
+ * (the format's own rules, style-and-reliability.md §2.2): 8 <= file size;
+ * 2 <= N <= MLXN_ST_MAX_HEADER (100 MB) and N + 8 <= file size; the header
+ * starts with '{', is valid UTF-8 JSON (jansson; nesting <= 2048) whose top
+ * level is an object with no duplicate key at any level, and may be padded
+ * with trailing whitespace; "__metadata__" is an object of strings; every
+ * other key is a non-empty tensor name without NUL bytes whose value is an
+ * object with exactly the fields dtype (a known dtype name, upper-case as the
+ * format spells it), shape (0..MLXN_ST_MAX_DIMS integers >= 0) and
+ * data_offsets (two integers BEGIN <= END); the element count and the byte
+ * size are computed with overflow checks and END - BEGIN must equal the byte
+ * size (a sub-byte dtype must fill whole bytes); sorted by BEGIN the tensors
+ * must tile the data section exactly: the first begins at 0, each begins
+ * where the previous ended (no holes, no overlap) and the last ends at the
+ * end of the file (no trailing bytes). Zero-element tensors, rank-0 scalars,
+ * NaN payloads and unaligned BEGIN offsets are accepted (the format does
+ * not align data: `data` pointers may be unaligned for their dtype).
+ * Failures are MLXN_ERR_FORMAT with a message starting "safetensors: " that
+ * names the field, the tensor and the value, e.g.
+ * "safetensors: tensor 'w': data_offsets [0, 12] hold 12 bytes, shape [2, 2] of F32 needs 16";
+ * MLXN_ERR_IO for OS errors; MLXN_ERR_OUT_OF_MEMORY.
+ *
+ * Sharded models: mlxn_safetensors_open also takes a folder or a
+ * model.safetensors.index.json. The index's "weight_map" (tensor name ->
+ * shard file name, a plain file name in the index's folder) is read; every
+ * shard is opened and validated up front, and cross-checked: each tensor the
+ * index names must be in the shard it names, each tensor of a shard must be
+ * listed for that shard, a name in two shards is an error, a shard file that
+ * is missing is MLXN_ERR_IO naming it. A folder without an index is read as
+ * every *.safetensors file in it, in name order (names must be unique across
+ * files). The tensors of all shards then form one set: tensor i lists its
+ * shard. Metadata of all shards is merged: a key keeps its first shard's value.
+ *
+ * Tensor order: shard by shard, in data-offset order (the file's layout).
+ * Names and metadata strings are NUL-terminated copies owned by the reader.
+ * Thread safety: a reader is read-only after open: any thread may use it.
+ */
+#define MLXN_ST_MAX_HEADER 100000000u /* header bytes accepted (the format's own limit) */
+#define MLXN_ST_MAX_DIMS   8          /* shape entries accepted (mlxn buffers have <= 8) */
+#define MLXN_ST_MAX_SHARDS 65536      /* shard files per model                          */
+
+/* safetensors dtypes, with the file's names. Bits per element in brackets. */
+typedef enum {
+    MLXN_ST_BOOL,     /* "BOOL"     [8]  one byte, 0 or 1 (values are not checked) */
+    MLXN_ST_U8,       /* "U8"       [8]  */
+    MLXN_ST_I8,       /* "I8"       [8]  */
+    MLXN_ST_F8_E4M3,  /* "F8_E4M3"  [8]  */
+    MLXN_ST_F8_E5M2,  /* "F8_E5M2"  [8]  */
+    MLXN_ST_F8_E8M0,  /* "F8_E8M0"  [8]  */
+    MLXN_ST_I16,      /* "I16"      [16] */
+    MLXN_ST_U16,      /* "U16"      [16] */
+    MLXN_ST_F16,      /* "F16"      [16] */
+    MLXN_ST_BF16,     /* "BF16"     [16] */
+    MLXN_ST_I32,      /* "I32"      [32] */
+    MLXN_ST_U32,      /* "U32"      [32] */
+    MLXN_ST_F32,      /* "F32"      [32] */
+    MLXN_ST_I64,      /* "I64"      [64] */
+    MLXN_ST_U64,      /* "U64"      [64] */
+    MLXN_ST_F64,      /* "F64"      [64] */
+    MLXN_ST_C64,      /* "C64"      [64] complex of two f32 */
+    MLXN_ST_F4,       /* "F4"       [4]  E2M1, two per byte, element 2k in the low nibble */
+    MLXN_ST_F6_E2M3,  /* "F6_E2M3"  [6]  */
+    MLXN_ST_F6_E3M2   /* "F6_E3M2"  [6]  */
+} mlxn_st_dtype;
+#define MLXN_ST_DTYPE_COUNT 20
+
+/* "F32", "BF16", ...; "invalid" for a value outside the enum. */
+MLXN_API const char *mlxn_st_dtype_name(mlxn_st_dtype t);
+/* Bits per element (4, 6, 8, 16, 32, 64); 0 for a value outside the enum. */
+MLXN_API int mlxn_st_dtype_bits(mlxn_st_dtype t);
+/* The mlxn dtype a tensor of this dtype is loaded as (see "Loading" below):
+   F32/F16/BF16/I8/U8/I16/U16/I32/U32/I64 as themselves, BOOL and the F8
+   types as U8 (same shape). Returns 1 and sets *out, or 0 when the tensor is
+   loaded as raw bytes (F64, U64, C64, F4, F6: U8 of shape [nbytes]). */
+MLXN_API int mlxn_st_dtype_to_mlxn(mlxn_st_dtype t, mlxn_dtype *out);
+
+typedef struct mlxn_safetensors mlxn_safetensors;
+
+typedef struct {
+    const char   *name;      /* NUL-terminated, owned by the reader                  */
+    mlxn_st_dtype dtype;
+    int           ndim;      /* 0..MLXN_ST_MAX_DIMS                                  */
+    int64_t       shape[MLXN_ST_MAX_DIMS]; /* outermost first; unused entries 0      */
+    int64_t       nelements; /* product of shape (1 for rank 0; may be 0)            */
+    uint64_t      nbytes;    /* END - BEGIN                                          */
+    uint64_t      offset;    /* absolute offset of the data in its shard file        */
+    const void   *data;      /* into the mapping (NULL-free: valid even when nbytes 0) */
+    int           shard;     /* index of the shard file holding it (0 for one file)  */
+} mlxn_st_tensor;
+
+/* Opens a .safetensors file, a model.safetensors.index.json, or a folder
+   holding either (see above). Errors: INVALID_ARGUMENT (NULL), IO, FORMAT,
+   OUT_OF_MEMORY. Messages start with the offending path. */
+MLXN_API mlxn_status mlxn_safetensors_open(const char *path, mlxn_safetensors **out);
+/* One file's bytes in memory, not copied: the caller keeps them alive and
+   unchanged until close. */
+MLXN_API mlxn_status mlxn_safetensors_open_memory(const void *data, size_t size, mlxn_safetensors **out);
+/* Accepts NULL. */
+MLXN_API void        mlxn_safetensors_close(mlxn_safetensors *st);
+
+MLXN_API int64_t     mlxn_safetensors_tensor_count(const mlxn_safetensors *st);
+/* INVALID_ARGUMENT if i is out of range. */
+MLXN_API mlxn_status mlxn_safetensors_tensor_info(const mlxn_safetensors *st, int64_t i, mlxn_st_tensor *out);
+/* Index of tensor `name`, or -1. */
+MLXN_API int64_t     mlxn_safetensors_find_tensor(const mlxn_safetensors *st, const char *name);
+/* Sum of every tensor's nbytes. */
+MLXN_API uint64_t    mlxn_safetensors_total_bytes(const mlxn_safetensors *st);
+
+/* Metadata ("__metadata__"), in file order. */
+MLXN_API int64_t     mlxn_safetensors_metadata_count(const mlxn_safetensors *st);
+/* Key and value of entry i (owned by the reader); INVALID_ARGUMENT if out of range. */
+MLXN_API mlxn_status mlxn_safetensors_metadata(const mlxn_safetensors *st, int64_t i, const char **key,
+                                               const char **value);
+/* The value of `key`, or NULL if absent. */
+MLXN_API const char *mlxn_safetensors_get_metadata(const mlxn_safetensors *st, const char *key);
+
+/* Shard files (1 for a single file or memory). Path: as opened ("<memory>" for
+   open_memory); NULL if i is out of range. */
+MLXN_API int         mlxn_safetensors_shard_count(const mlxn_safetensors *st);
+MLXN_API const char *mlxn_safetensors_shard_path(const mlxn_safetensors *st, int i);
+/* The folder the model was opened from (where config.json is looked for):
+   the folder argument, the index's folder or the file's folder; "" for memory. */
+MLXN_API const char *mlxn_safetensors_dir(const mlxn_safetensors *st);
+
+/*
+ * MLX-quantized models
+ * --------------------
+ * mlx-lm stores a quantized linear or embedding `<base>` as three tensors:
+ * `<base>.weight` (U32, [..., K*bits/32], the packed values; `<base>` itself
+ * is accepted when `.weight` is absent), `<base>.scales` ([..., K/group_size])
+ * and, for mode affine only, `<base>.biases` (same shape and dtype as the
+ * scales). Affine scales are F32, F16 or BF16; mxfp4/mxfp8/nvfp4 scales are
+ * U8 (E8M0, E8M0, E4M3). The parameters come from config.json "quantization"
+ * (else config.json "quantization_config" when it holds integer "bits", else
+ * quantization_config.json): "bits" and "group_size" (defaults 4 and 64 where
+ * absent), "mode" (default "affine"), and per-module overrides: any other key
+ * whose value is an object (its own bits/group_size/mode, defaulting to the
+ * top level's) or false (the module is not quantized); hf2q's
+ * quantization_config.json may also nest overrides under "per_tensor".
+ * Override lookup for a tensor name, first match wins (mlx-native §3): the
+ * exact name; the name without a ".weight"/".scales"/".biases" suffix; the
+ * same two with a leading "language_model." removed; the same two with
+ * "language_model." added; else the top-level values.
+ * Valid: affine bits 2, 3, 4, 5, 6, 8 with group_size 32, 64 or 128; mxfp4
+ * bits 4 group 32; mxfp8 bits 8 group 32; nvfp4 bits 4 group 16. Anything
+ * else, a non-integer or missing field where one is required, or a bad JSON
+ * file is MLXN_ERR_FORMAT naming the file, the key and the value.
+ */
+/* mlxn_mlxq_mode: declared in "Quantized formats: MLX" above (lead: one enum for both sections). */
+/* "affine", "mxfp4", "mxfp8", "nvfp4"; "invalid" otherwise. */
+MLXN_API const char *mlxn_mlxq_mode_name(mlxn_mlxq_mode m);
+
+/* (lead: renamed from mlxn_mlxq_params, which the MLX-formats section above already defines) */
+typedef struct {
+    int            quantized;  /* 0: the module is stored unquantized (override false) */
+    int            bits;
+    int            group_size;
+    mlxn_mlxq_mode mode;
+} mlxn_mlxq_layer_params;
+
+typedef struct mlxn_mlxq_config mlxn_mlxq_config;
+
+/* Reads the quantization parameters of the model folder `dir` (lookup order
+   above). NOT_FOUND when no file has any (an unquantized model); FORMAT; IO. */
+MLXN_API mlxn_status mlxn_mlxq_config_load(const char *dir, mlxn_mlxq_config **out);
+/* Parses one JSON document of `len` bytes: a config.json (is_config_json 1:
+   "quantization", else "quantization_config" with integer "bits") or a
+   quantization_config.json (0: the whole object). `source` names it in errors
+   (NULL: "<memory>"). NOT_FOUND when a config.json holds no quantization. */
+MLXN_API mlxn_status mlxn_mlxq_config_parse(const char *json, size_t len, int is_config_json, const char *source,
+                                            mlxn_mlxq_config **out);
+/* Accepts NULL. */
+MLXN_API void        mlxn_mlxq_config_free(mlxn_mlxq_config *c);
+/* The file the parameters came from ("config.json", ...). */
+MLXN_API const char *mlxn_mlxq_config_source(const mlxn_mlxq_config *c);
+/* The top-level parameters (quantized = 1). */
+MLXN_API mlxn_mlxq_layer_params mlxn_mlxq_config_defaults(const mlxn_mlxq_config *c);
+/* Per-module overrides, in file order: name (owned by c) and parameters. */
+MLXN_API int64_t     mlxn_mlxq_config_override_count(const mlxn_mlxq_config *c);
+MLXN_API mlxn_status mlxn_mlxq_config_override(const mlxn_mlxq_config *c, int64_t i, const char **name,
+                                               mlxn_mlxq_layer_params *out);
+/* The parameters that apply to tensor or module `name` (lookup order above). */
+MLXN_API mlxn_status mlxn_mlxq_config_lookup(const mlxn_mlxq_config *c, const char *name, mlxn_mlxq_layer_params *out);
+
+/* One quantized tensor: the three stored tensors grouped and validated. */
+typedef struct {
+    const char    *name;     /* <base>, owned by the list                          */
+    mlxn_mlxq_layer_params params;
+    int            ndim;     /* of the dequantized tensor (= the stored weight's)  */
+    int64_t        shape[MLXN_ST_MAX_DIMS]; /* dequantized shape: [..., K]          */
+    int64_t        weight, scales, biases;  /* tensor indices; biases -1 if none   */
+} mlxn_mlxq_tensor;
+
+typedef struct mlxn_mlxq_list mlxn_mlxq_list;
+
+/* Groups every `<base>.scales` of st with its weight (and biases) under the
+   parameters c gives `<base>`, and validates them: weight U32 with the scales'
+   leading dims, weight's last dim * 32 == K * bits and scales' last dim * group_size
+   == K for one K >= 1, the scales' dtype for the mode, biases present exactly
+   for affine and shaped like the scales. A `.biases` or `.scales` without its
+   weight, or a module whose override says "not quantized" but has scales, is
+   FORMAT naming the tensor. Tensors outside any group are left alone. */
+MLXN_API mlxn_status mlxn_mlxq_group(const mlxn_safetensors *st, const mlxn_mlxq_config *c, mlxn_mlxq_list **out);
+MLXN_API void        mlxn_mlxq_list_free(mlxn_mlxq_list *l);
+MLXN_API int64_t     mlxn_mlxq_list_count(const mlxn_mlxq_list *l);
+/* INVALID_ARGUMENT if i is out of range. */
+MLXN_API mlxn_status mlxn_mlxq_list_get(const mlxn_mlxq_list *l, int64_t i, mlxn_mlxq_tensor *out);
+/* Index of the group whose weight, scales or biases is tensor t, or -1. */
+MLXN_API int64_t     mlxn_mlxq_list_find_tensor(const mlxn_mlxq_list *l, int64_t t);
+
+/*
+ * Loading tensors onto a device
+ * -----------------------------
+ * A tensor becomes a new buffer (mlxn_buffer_new, zero-copy nowhere: device
+ * memory is filled from the mapping). Its dtype and shape: safetensors see
+ * mlxn_st_dtype_to_mlxn; GGUF F32/F16/BF16/I8/I16/I32/I64 as themselves with
+ * ne reversed (outermost first), every other ggml type (block formats, F64)
+ * as U8 of shape [nbytes]. A zero-element tensor has no buffer: the loaders
+ * return UNSUPPORTED for it alone and leave NULL in a whole-model load.
+ *
+ * On CUDA the bytes stream through page-locked staging buffers: the mapping
+ * is copied (in parallel host threads) into one staging chunk while the
+ * previous chunks' asynchronous host-to-device copies run, so a model
+ * streams near the pinned copy rate. On the CPU backend the bytes are copied
+ * directly. Every function waits for its copies before it returns.
+ */
+typedef struct {
+    size_t chunk_bytes; /* staging chunk size; 0: 64 MiB                          */
+    int    n_chunks;    /* staging chunks in flight, 2..8; 0: 3                      */
+    /* Called after each tensor is queued and once at the end (tensor NULL,
+       done == total), from the calling thread. NULL: none. */
+    void (*progress)(void *user, uint64_t done_bytes, uint64_t total_bytes, const char *tensor);
+    void  *user;
+} mlxn_load_options;
+
+/* Tensor i of st into a new buffer on d. Errors: INVALID_ARGUMENT, UNSUPPORTED
+   (zero elements), OUT_OF_MEMORY, DEVICE. */
+MLXN_API mlxn_status mlxn_safetensors_load_tensor(mlxn_device *d, const mlxn_safetensors *st, int64_t i,
+                                                  mlxn_buffer **out);
+/* Every tensor of st: bufs[i] receives tensor i (count = tensor_count), NULL
+   for zero-element tensors. opt may be NULL. On failure every buffer created
+   is freed and bufs is all NULL. */
+MLXN_API mlxn_status mlxn_safetensors_load_all(mlxn_device *d, const mlxn_safetensors *st,
+                                               const mlxn_load_options *opt, mlxn_buffer **bufs);
+MLXN_API mlxn_status mlxn_gguf_load_tensor(mlxn_device *d, const mlxn_gguf *g, int64_t i, mlxn_buffer **out);
+MLXN_API mlxn_status mlxn_gguf_load_all(mlxn_device *d, const mlxn_gguf *g, const mlxn_load_options *opt,
+                                        mlxn_buffer **bufs);
+/* Measures the host-to-device copy rate from page-locked memory (CUDA; the CPU
+   backend: memcpy between host buffers) with `nbytes` (0: 256 MiB) per copy,
+   best of a few runs, in GB/s (10^9 bytes/s). Allocates and frees its buffers. */
+MLXN_API mlxn_status mlxn_load_h2d_rate(mlxn_device *d, size_t nbytes, double *gbps);
 /* [/safetensors] */
 
 #ifdef __cplusplus

@@ -147,7 +147,17 @@ typedef struct mlxn_backend_vtable {
     void (*free)(void *dev, void *ptr);
     int  (*write)(void *dev, void *dst, const void *src, size_t nbytes);
     int  (*read)(void *dev, void *dst, const void *src, size_t nbytes);
-    /* [load] host staging and asynchronous uploads (src/io/load.c) */
+    /* [load] host staging and asynchronous uploads (src/io/load.c). NULL
+       entries (the CPU backend): load.c copies with `write` instead. */
+    int  (*host_alloc)(void *dev, size_t nbytes, void **ptr); /* page-locked host memory, not zeroed */
+    void (*host_free)(void *dev, void *ptr);
+    /* queue a host-to-device copy on the encoder's stream; src page-locked */
+    int  (*copy_h2d_async)(void *dev, void *enc, void *dst, const void *src, size_t nbytes);
+    /* fences: a completion mark recorded on an encoder's stream, waited on by the host */
+    int  (*fence_new)(void *dev, void **fence);
+    void (*fence_free)(void *dev, void *fence);
+    int  (*fence_record)(void *dev, void *fence, void *enc);
+    int  (*fence_wait)(void *dev, void *fence);
     /* [/load] */
 
     /* encoders: an in-order queue */

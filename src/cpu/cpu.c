@@ -146,6 +146,15 @@ const mlxn_backend_vtable mlxn_cpu_backend = {
     .write = cpu_copy_mem,
     .read = cpu_copy_mem,
     /* [load] */
+    /* no staging on the CPU: src/io/load.c copies with .write (host_alloc,
+       copy_h2d_async and the fences stay NULL) */
+    .host_alloc = NULL,
+    .host_free = NULL,
+    .copy_h2d_async = NULL,
+    .fence_new = NULL,
+    .fence_free = NULL,
+    .fence_record = NULL,
+    .fence_wait = NULL,
     /* [/load] */
     .encoder_new = cpu_encoder_new,
     .encoder_free = cpu_encoder_free,
