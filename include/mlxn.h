@@ -796,7 +796,7 @@ MLXN_API int mlxn_dequantize_ggml_supported(int type);
  *           bytes (so 3-, 5- and 6-bit values straddle bytes and words).
  *   scales  [..., K/group_size]: AFFINE f32/f16/bf16; MXFP4/MXFP8 u8 E8M0
  *           (scale = 2^(s-127); s = 0 gives 2^-127, s = 255 gives +inf as MLX);
- *           NVFP4 u8 E4M3 (decoded as MLX does: 0x7F/0xFF are +-480, no NaN).
+ *           NVFP4 u8 E4M3 (0x7F/0xFF are NaN, as MLX's from_fp8).
  *   biases  AFFINE only: the scales' dtype and shape. NULL for the fp modes.
  * Element values: AFFINE q = the unsigned integer; MXFP4/NVFP4 q = E2M1
  * (nibble -> 0, .5, 1, 1.5, 2, 3, 4, 6, -0, -.5, ..., -6); MXFP8 q = E4M3.

@@ -30,9 +30,10 @@ static inline float bits_f32(uint32_t u) {
     return f;
 }
 
-/* E4M3 as MLX decodes it (no NaN: 0x7F is 480) */
+/* E4M3 (OCP E4M3FN, as MLX's from_fp8): no infinities, 0x7F/0xFF NaN */
 static inline float e4m3(uint32_t v) {
     const uint32_t e = (v >> 3) & 15u, m = v & 7u;
+    if ((v & 0x7Fu) == 0x7Fu) return bits_f32(0x7FC00000u);
     const float a = e ? bits_f32(((e + 120u) << 23) | (m << 20)) : (float)m * 0.001953125f; /* m * 2^-9 */
     return (v & 0x80u) ? -a : a;
 }

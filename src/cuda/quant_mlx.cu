@@ -39,8 +39,9 @@ __device__ __forceinline__ float e2m1(uint32_t n) {
     return (n & 8u) ? -a : a;
 }
 
-/* E4M3 as MLX decodes it: no NaN, 0x7F is 480 */
+/* E4M3 (OCP E4M3FN, as MLX's from_fp8): no infinities, 0x7F/0xFF NaN */
 __device__ __forceinline__ float e4m3(uint32_t v) {
+    if ((v & 0x7Fu) == 0x7Fu) return __uint_as_float(0x7FC00000u);
     const uint32_t e = (v >> 3) & 15u, m = v & 7u;
     const float a = e ? __uint_as_float(((e + 120u) << 23) | (m << 20)) : (float)m * 0.001953125f;
     return (v & 0x80u) ? -a : a;

@@ -21,6 +21,7 @@ double ref_mlxq_e2m1(uint32_t n) {
 
 double ref_mlxq_e4m3(uint32_t v) {
     const int s = (v >> 7) & 1, e = (v >> 3) & 15, m = v & 7;
+    if (e == 15 && m == 7) return NAN; /* E4M3FN: S.1111.111 is NaN, no infinities */
     const double a = e == 0 ? ldexp(m / 8.0, -6) : ldexp(1.0 + m / 8.0, e - 7);
     return s ? -a : a;
 }

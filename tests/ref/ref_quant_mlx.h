@@ -15,7 +15,7 @@
 uint32_t ref_mlxq_code(const unsigned char *w, int64_t K, int bits, int64_t r, int64_t k);
 
 double ref_mlxq_e2m1(uint32_t nibble);
-double ref_mlxq_e4m3(uint32_t byte);   /* MLX's decoding: 0x7F is 480, no NaN */
+double ref_mlxq_e4m3(uint32_t byte);   /* E4M3FN: 0x7F/0xFF NaN, no infinities */
 double ref_mlxq_e8m0(uint32_t byte);   /* 2^(s-127), 255 -> +inf               */
 
 /* Row `src` of a quantized table (K elements), dequantized as the contract
