@@ -300,9 +300,9 @@ extern "C" const mlxn_backend_vtable mlxn_cuda_backend = {
     .top_k = NULL,
     /* [/sort] */
     /* [sample] */
-    .moe_softmax_topk = NULL,
-    .moe_weighted_reduce = NULL,
-    .softmax_sample = NULL,
+    .moe_softmax_topk = mlxn_cuda_moe_softmax_topk,
+    .moe_weighted_reduce = mlxn_cuda_moe_weighted_reduce,
+    .softmax_sample = mlxn_cuda_softmax_sample,
     /* [/sample] */
     /* [fused_norm2] */
     .rms_norm_mul = NULL,

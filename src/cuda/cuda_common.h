@@ -66,6 +66,9 @@ int mlxn_cuda_row_sum(void *dev, void *enc, const mlxn_op_call *c);
 /* [sort] */
 /* [/sort] */
 /* [sample] */
+int mlxn_cuda_moe_softmax_topk(void *dev, void *enc, const mlxn_op_call *c); /* sample.cu */
+int mlxn_cuda_moe_weighted_reduce(void *dev, void *enc, const mlxn_op_call *c);
+int mlxn_cuda_softmax_sample(void *dev, void *enc, const mlxn_op_call *c);
 /* [/sample] */
 /* [fused_norm2] */
 /* [/fused_norm2] */
