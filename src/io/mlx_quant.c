@@ -373,7 +373,7 @@ static mlxn_status check_group(const mlxn_safetensors *st, int64_t wi, int64_t s
                                   shape_str(&w, s1), shape_str(&s, s2), d);
     int64_t words = w.shape[w.ndim - 1], groups = s.shape[s.ndim - 1];
     /* K = groups * group_size must hold exactly words * 32 / bits values */
-    if (groups < 1 || groups > INT64_MAX / p->group_size || words < 1 || words > INT64_MAX / 32)
+    if (groups < 1 || groups > INT64_MAX / 8 / p->group_size || words < 1 || words > INT64_MAX / 32)
         return mlxn_set_error(MLXN_ERR_FORMAT, "mlx quant: '%s': weight shape [%s] / scales shape [%s] are empty or too large",
                               nm, shape_str(&w, s1), shape_str(&s, s2));
     int64_t k = groups * p->group_size;
