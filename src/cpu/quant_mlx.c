@@ -16,6 +16,7 @@
 #include "cpu_math.h"
 #include "mlxn.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -23,6 +24,43 @@
 
 static const float E2M1[16] = {0.0f,  0.5f,  1.0f,  1.5f,  2.0f,  3.0f,  4.0f,  6.0f,
                                -0.0f, -0.5f, -1.0f, -1.5f, -2.0f, -3.0f, -4.0f, -6.0f};
+
+/* E4M3 (E4M3FN) values by byte, as e4m3() computes them: exact decimals of
+   dyadic values, so the compiler's conversion is exact */
+static const float E4M3[256] = {
+    0.0f, 0.001953125f, 0.00390625f, 0.005859375f, 0.0078125f, 0.009765625f, 0.01171875f, 0.013671875f,
+    0.015625f, 0.017578125f, 0.01953125f, 0.021484375f, 0.0234375f, 0.025390625f, 0.02734375f, 0.029296875f,
+    0.03125f, 0.03515625f, 0.0390625f, 0.04296875f, 0.046875f, 0.05078125f, 0.0546875f, 0.05859375f,
+    0.0625f, 0.0703125f, 0.078125f, 0.0859375f, 0.09375f, 0.1015625f, 0.109375f, 0.1171875f,
+    0.125f, 0.140625f, 0.15625f, 0.171875f, 0.1875f, 0.203125f, 0.21875f, 0.234375f,
+    0.25f, 0.28125f, 0.3125f, 0.34375f, 0.375f, 0.40625f, 0.4375f, 0.46875f,
+    0.5f, 0.5625f, 0.625f, 0.6875f, 0.75f, 0.8125f, 0.875f, 0.9375f,
+    1.0f, 1.125f, 1.25f, 1.375f, 1.5f, 1.625f, 1.75f, 1.875f,
+    2.0f, 2.25f, 2.5f, 2.75f, 3.0f, 3.25f, 3.5f, 3.75f,
+    4.0f, 4.5f, 5.0f, 5.5f, 6.0f, 6.5f, 7.0f, 7.5f,
+    8.0f, 9.0f, 10.0f, 11.0f, 12.0f, 13.0f, 14.0f, 15.0f,
+    16.0f, 18.0f, 20.0f, 22.0f, 24.0f, 26.0f, 28.0f, 30.0f,
+    32.0f, 36.0f, 40.0f, 44.0f, 48.0f, 52.0f, 56.0f, 60.0f,
+    64.0f, 72.0f, 80.0f, 88.0f, 96.0f, 104.0f, 112.0f, 120.0f,
+    128.0f, 144.0f, 160.0f, 176.0f, 192.0f, 208.0f, 224.0f, 240.0f,
+    256.0f, 288.0f, 320.0f, 352.0f, 384.0f, 416.0f, 448.0f, NAN,
+    -0.0f, -0.001953125f, -0.00390625f, -0.005859375f, -0.0078125f, -0.009765625f, -0.01171875f, -0.013671875f,
+    -0.015625f, -0.017578125f, -0.01953125f, -0.021484375f, -0.0234375f, -0.025390625f, -0.02734375f, -0.029296875f,
+    -0.03125f, -0.03515625f, -0.0390625f, -0.04296875f, -0.046875f, -0.05078125f, -0.0546875f, -0.05859375f,
+    -0.0625f, -0.0703125f, -0.078125f, -0.0859375f, -0.09375f, -0.1015625f, -0.109375f, -0.1171875f,
+    -0.125f, -0.140625f, -0.15625f, -0.171875f, -0.1875f, -0.203125f, -0.21875f, -0.234375f,
+    -0.25f, -0.28125f, -0.3125f, -0.34375f, -0.375f, -0.40625f, -0.4375f, -0.46875f,
+    -0.5f, -0.5625f, -0.625f, -0.6875f, -0.75f, -0.8125f, -0.875f, -0.9375f,
+    -1.0f, -1.125f, -1.25f, -1.375f, -1.5f, -1.625f, -1.75f, -1.875f,
+    -2.0f, -2.25f, -2.5f, -2.75f, -3.0f, -3.25f, -3.5f, -3.75f,
+    -4.0f, -4.5f, -5.0f, -5.5f, -6.0f, -6.5f, -7.0f, -7.5f,
+    -8.0f, -9.0f, -10.0f, -11.0f, -12.0f, -13.0f, -14.0f, -15.0f,
+    -16.0f, -18.0f, -20.0f, -22.0f, -24.0f, -26.0f, -28.0f, -30.0f,
+    -32.0f, -36.0f, -40.0f, -44.0f, -48.0f, -52.0f, -56.0f, -60.0f,
+    -64.0f, -72.0f, -80.0f, -88.0f, -96.0f, -104.0f, -112.0f, -120.0f,
+    -128.0f, -144.0f, -160.0f, -176.0f, -192.0f, -208.0f, -224.0f, -240.0f,
+    -256.0f, -288.0f, -320.0f, -352.0f, -384.0f, -416.0f, -448.0f, NAN,
+};
 
 static inline float bits_f32(uint32_t u) {
     float f;
@@ -49,31 +87,43 @@ static inline float load_f(int dt, const void *p, int64_t i) {
 
 typedef struct {
     int mode, bits, gs, sdt, ydt;
-    int64_t K;
+    int64_t K, n_table_rows; /* the table's rows: the last group of the last row is read exactly */
     float gfac; /* nvfp4 global factor, 0 = none */
     float mult; /* output multiplier, 1 = none */
     const unsigned char *w;
     const void *scales, *biases;
 } plan_t;
 
-/* Decodes the codes of one group (gs elements starting at byte p) into q[]. */
-static inline __attribute__((always_inline)) void codes(const unsigned char *p, int bits, int gs, uint32_t *q) {
+/* Decodes the codes of one group (gs elements starting at byte p) into q[].
+   wide: at least 8 bytes are readable from every unit's start, so a unit of
+   3, 5 or 6 bytes is fetched with one 8-byte load (the excess is masked off). */
+static inline __attribute__((always_inline)) void codes(const unsigned char *p, int bits, int gs, uint32_t *q,
+                                                        int wide) {
     const uint64_t mask = (1u << bits) - 1u;
     for (int u = 0; u < gs / 8; u++) {
         uint64_t v = 0;
-        memcpy(&v, p + u * bits, (size_t)bits); /* little-endian host */
+        memcpy(&v, p + u * bits, wide ? 8u : (size_t)bits); /* little-endian host */
         for (int t = 0; t < 8; t++) q[u * 8 + t] = (uint32_t)((v >> (t * bits)) & mask);
     }
 }
 
-static void codes_any(const unsigned char *p, int bits, int gs, uint32_t *q) {
+static void codes_any(const unsigned char *p, int bits, int gs, uint32_t *q, int wide) {
     switch (bits) {
-    case 2: codes(p, 2, gs, q); break;
-    case 3: codes(p, 3, gs, q); break;
-    case 4: codes(p, 4, gs, q); break;
-    case 5: codes(p, 5, gs, q); break;
-    case 6: codes(p, 6, gs, q); break;
-    default: codes(p, 8, gs, q); break;
+    case 2: codes(p, 2, gs, q, 0); break;
+    case 3:
+        if (wide) codes(p, 3, gs, q, 1);
+        else codes(p, 3, gs, q, 0);
+        break;
+    case 4: codes(p, 4, gs, q, 0); break;
+    case 5:
+        if (wide) codes(p, 5, gs, q, 1);
+        else codes(p, 5, gs, q, 0);
+        break;
+    case 6:
+        if (wide) codes(p, 6, gs, q, 1);
+        else codes(p, 6, gs, q, 0);
+        break;
+    default: codes(p, 8, gs, q, 0); break;
     }
 }
 
@@ -101,8 +151,10 @@ static void decode_row(const plan_t *P, int64_t src, void *y) {
     float v[128];
     for (int64_t g = 0; g < ng; g++) {
         const int64_t gi = src * ng + g;
-        codes_any(wr + (size_t)g * gbytes, bits, gs, q);
+        /* 8-byte loads stay inside the buffer except in its very last group */
+        const unsigned char *gp = wr + (size_t)g * gbytes;
         if (P->mode == MLXN_MLXQ_AFFINE) {
+            codes_any(gp, bits, gs, q, src < P->n_table_rows - 1 || g < ng - 1);
             const float s = load_f(P->sdt, P->scales, gi), b = load_f(P->sdt, P->biases, gi);
 #pragma omp simd
             for (int i = 0; i < gs; i++) {
@@ -118,10 +170,17 @@ static void decode_row(const plan_t *P, int64_t src, void *y) {
             } else {
                 sc = e8m0(sb);
             }
-            if (P->mode == MLXN_MLXQ_MXFP8)
-                for (int i = 0; i < gs; i++) v[i] = e4m3(q[i]) * sc;
-            else
-                for (int i = 0; i < gs; i++) v[i] = E2M1[q[i]] * sc;
+            /* one code per byte (fp8) or two, low nibble first (fp4) */
+            if (P->mode == MLXN_MLXQ_MXFP8) {
+                for (int i = 0; i < gs; i++) v[i] = E4M3[gp[i]] * sc;
+            } else {
+                float lut[16]; /* the same products, once per group */
+                for (int i = 0; i < 16; i++) lut[i] = E2M1[i] * sc;
+                for (int i = 0; i < gs / 2; i++) {
+                    v[2 * i] = lut[gp[i] & 15u];
+                    v[2 * i + 1] = lut[gp[i] >> 4];
+                }
+            }
         }
         if (P->mult != 1.0f) {
 #pragma omp simd
@@ -131,7 +190,9 @@ static void decode_row(const plan_t *P, int64_t src, void *y) {
     }
 }
 
+
 static void plan_of(const mlxn_op_call *c, plan_t *P) {
+    P->n_table_rows = c->u.gen.i[2];
     P->mode = c->u.gen.d[0];
     P->bits = c->u.gen.d[1];
     P->gs = c->u.gen.d[2];

@@ -11,8 +11,9 @@
 // when y is 16-byte aligned, which makes a warp's stores 512 or 1024
 // contiguous bytes; a misaligned y takes scalar stores. Each thread handles
 // kUnits units kThreads apart (loads of all of them first, then the math and
-// the stores), and blocks stride over the units (grid capped at 32 blocks
-// per SM), so no grid limit applies and indices are 64-bit throughout.
+// the stores); the grid has one block per kThreads * kUnits units (at most
+// 2^24 blocks, then blocks stride), so no grid limit applies, and indices
+// are 64-bit throughout.
 //
 // The arithmetic is the CPU backend's, operation for operation, with the
 // rounding intrinsics that forbid contraction into an fma:
@@ -30,6 +31,7 @@ namespace {
 
 constexpr int kThreads = 256;
 constexpr int kUnits = 2; /* units per thread per step */
+constexpr int64_t kMaxBlocks = (int64_t)1 << 24;
 
 enum { M_AFFINE = 0, M_MXFP4 = 1, M_MXFP8 = 2, M_NVFP4 = 3 };
 
@@ -175,9 +177,12 @@ __global__ void __launch_bounds__(kThreads) deq_kernel(Args a, TY *__restrict__ 
 
 template <int MODE, int BITS, typename TY>
 int launch(const mlxn_cuda_dev *cd, cudaStream_t st, const Args &a, void *y) {
+    (void)cd;
     int64_t blocks = (a.units + (int64_t)kThreads * kUnits - 1) / ((int64_t)kThreads * kUnits);
-    const int64_t cap = (int64_t)(cd->sm_count > 0 ? cd->sm_count : 1) * 32;
-    if (blocks > cap) blocks = cap;
+    /* one pass of blocks (the hardware balances them; a capped grid-stride
+       loop would leave some blocks one step longer than others); the loop
+       covers what a grid of kMaxBlocks cannot */
+    if (blocks > kMaxBlocks) blocks = kMaxBlocks;
     if (blocks < 1) blocks = 1;
     deq_kernel<MODE, BITS, TY><<<(unsigned)blocks, kThreads, 0, st>>>(a, static_cast<TY *>(y));
     MLXN_CK_LAUNCH("deq_kernel");
