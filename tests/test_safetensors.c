@@ -952,6 +952,7 @@ static void test_load_safetensors(const test_env *env, report_t *rep) {
         n++;
     }
     ts[n++] = (tsp){"big.b", "BF16", 3, {3, 33, 129}};
+    ts[n++] = (tsp){"big.c", "F32", 2, {1001, 777}}; /* 3.1 MB: several 2 MiB host-copy blocks */
     size_t size;
     uint8_t *f = build(ts, n, NULL, &size);
     mlxn_safetensors *st = NULL;
@@ -984,13 +985,19 @@ static void test_load_safetensors(const test_env *env, report_t *rep) {
     }
     report_case(rep, "load/safetensors/each_tensor", bad == 0, "%d tensors wrong", bad);
     /* the whole file, with several staging configurations */
+    /* on the CPU also through the staging code with deferred copies (load.c's
+       emulation), which the CPU backend does not use otherwise */
     static const struct { size_t chunk; int k; } cfgs[] = {{0, 0}, {4096, 2}, {4096, 3}, {5000, 8}, {1 << 20, 2}};
-    for (size_t c = 0; c < sizeof cfgs / sizeof cfgs[0]; c++) {
+    int n_modes = strcmp(env->backend, "cpu") ? 1 : 2;
+    for (size_t c = 0; c < n_modes * (sizeof cfgs / sizeof cfgs[0]); c++) {
+        int emu = c >= sizeof cfgs / sizeof cfgs[0];
+        if (emu) setenv("MLXN_LOAD_EMULATE_STAGING", "1", 1);
         int64_t nt = mlxn_safetensors_tensor_count(st);
         mlxn_buffer **bufs = calloc((size_t)nt, sizeof *bufs);
         prog_t pr = {0, 0, 0, 0, 0, 1};
-        mlxn_load_options opt = {cfgs[c].chunk, cfgs[c].k, on_progress, &pr};
+        mlxn_load_options opt = {cfgs[c % 5].chunk, cfgs[c % 5].k, on_progress, &pr};
         mlxn_status s = mlxn_safetensors_load_all(env->dev, st, &opt, bufs);
+        unsetenv("MLXN_LOAD_EMULATE_STAGING");
         bool ok = s == MLXN_OK;
         for (int64_t i = 0; ok && i < nt; i++) {
             mlxn_st_tensor t;
@@ -999,7 +1006,8 @@ static void test_load_safetensors(const test_env *env, report_t *rep) {
         }
         ok = ok && pr.monotonic && pr.starts == 1 && pr.ends == 1 && pr.last == mlxn_safetensors_total_bytes(st) &&
              pr.total == pr.last && pr.calls == (int)nt + 1; /* start, nt - 1 non-empty, end */
-        snprintf(name, sizeof name, "load/safetensors/all/chunk%zu.k%d", cfgs[c].chunk, cfgs[c].k);
+        snprintf(name, sizeof name, "load/safetensors/all%s/chunk%zu.k%d", emu ? "_emulated_staging" : "",
+                 cfgs[c % 5].chunk, cfgs[c % 5].k);
         report_case(rep, name, ok, "status %s (%s), progress calls %d starts %d ends %d last %llu", mlxn_status_str(s),
                     mlxn_last_error(), pr.calls, pr.starts, pr.ends, (unsigned long long)pr.last);
         for (int64_t i = 0; i < nt; i++) mlxn_buffer_free(bufs[i]);
@@ -1057,18 +1065,23 @@ static void test_load_gguf(const test_env *env, report_t *rep) {
             mlxn_buffer_free(b);
         }
         report_case(rep, "load/gguf/each_tensor", bad == 0, "%d wrong", bad);
-        mlxn_buffer *bufs[NT] = {0};
-        prog_t pr = {0, 0, 0, 0, 0, 1};
-        mlxn_load_options opt = {4096, 2, on_progress, &pr};
-        mlxn_status s = mlxn_gguf_load_all(env->dev, g, &opt, bufs);
-        bool ok = s == MLXN_OK && pr.monotonic && pr.ends == 1;
-        for (int i = 0; ok && i < NT; i++) {
-            mlxn_gguf_tensor t;
-            mlxn_gguf_tensor_info(g, i, &t);
-            ok = buffer_equals(bufs[i], datas[i], (size_t)t.nbytes);
+        for (int emu = 0; emu < (strcmp(env->backend, "cpu") ? 1 : 2); emu++) {
+            mlxn_buffer *bufs[NT] = {0};
+            prog_t pr = {0, 0, 0, 0, 0, 1};
+            mlxn_load_options opt = {4096, 2, on_progress, &pr};
+            if (emu) setenv("MLXN_LOAD_EMULATE_STAGING", "1", 1);
+            mlxn_status s = mlxn_gguf_load_all(env->dev, g, &opt, bufs);
+            unsetenv("MLXN_LOAD_EMULATE_STAGING");
+            bool ok = s == MLXN_OK && pr.monotonic && pr.ends == 1;
+            for (int i = 0; ok && i < NT; i++) {
+                mlxn_gguf_tensor t;
+                mlxn_gguf_tensor_info(g, i, &t);
+                ok = buffer_equals(bufs[i], datas[i], (size_t)t.nbytes);
+            }
+            report_case(rep, emu ? "load/gguf/all_emulated_staging" : "load/gguf/all", ok, "status %s: %s",
+                        mlxn_status_str(s), mlxn_last_error());
+            for (int i = 0; i < NT; i++) mlxn_buffer_free(bufs[i]);
         }
-        report_case(rep, "load/gguf/all", ok, "status %s: %s", mlxn_status_str(s), mlxn_last_error());
-        for (int i = 0; i < NT; i++) mlxn_buffer_free(bufs[i]);
     }
     mlxn_gguf_close(g);
     mlxn_gguf_buffer_free(buf);

@@ -86,9 +86,74 @@ static void prefetch(const void *p, size_t n) {
     (void)madvise((void *)a, n + ((uintptr_t)p - a), MADV_WILLNEED);
 }
 
+/* The staging operations: the backend's [load] entries, or (tests) an emulation
+   on the CPU backend that defers every copy until a fence wait or the final
+   drain, as a DMA engine would run it later: a staging chunk reused before its
+   copies ran would then deliver the wrong bytes. MLXN_LOAD_EMULATE_STAGING=1
+   turns the emulation on where the backend has no staging (the CPU). */
+typedef struct {
+    int  (*host_alloc)(void *dev, size_t nbytes, void **ptr);
+    void (*host_free)(void *dev, void *ptr);
+    int  (*copy)(void *dev, void *q, void *dst, const void *src, size_t nbytes);
+    int  (*fence_new)(void *dev, void **fence);
+    void (*fence_free)(void *dev, void *fence);
+    int  (*fence_record)(void *dev, void *fence, void *q);
+    int  (*fence_wait)(void *dev, void *fence);
+} stage_ops;
+
+typedef struct { piece_t *p; size_t n, cap, done; } emu_q;
+typedef struct { emu_q *q; size_t mark; } emu_fence;
+
+static int emu_run(emu_q *q, size_t upto) {
+    for (; q->done < upto; q->done++) memcpy(q->p[q->done].dst, q->p[q->done].src, q->p[q->done].n);
+    return MLXN_OK;
+}
+static int emu_host_alloc(void *dev, size_t n, void **ptr) {
+    (void)dev;
+    *ptr = malloc(n ? n : 1);
+    return *ptr ? MLXN_OK : mlxn_set_error(MLXN_ERR_OUT_OF_MEMORY, "load: out of host memory");
+}
+static void emu_host_free(void *dev, void *ptr) { (void)dev; free(ptr); }
+static int emu_copy(void *dev, void *qv, void *dst, const void *src, size_t n) {
+    (void)dev;
+    emu_q *q = qv;
+    if (q->n == q->cap) {
+        size_t cap = q->cap ? q->cap * 2 : 256;
+        piece_t *np = realloc(q->p, cap * sizeof *np);
+        if (!np) return mlxn_set_error(MLXN_ERR_OUT_OF_MEMORY, "load: out of host memory");
+        q->p = np;
+        q->cap = cap;
+    }
+    q->p[q->n++] = (piece_t){dst, src, n};
+    return MLXN_OK;
+}
+static int emu_fence_new(void *dev, void **f) {
+    (void)dev;
+    *f = calloc(1, sizeof(emu_fence));
+    return *f ? MLXN_OK : mlxn_set_error(MLXN_ERR_OUT_OF_MEMORY, "load: out of host memory");
+}
+static void emu_fence_free(void *dev, void *f) { (void)dev; free(f); }
+static int emu_fence_record(void *dev, void *fv, void *qv) {
+    (void)dev;
+    emu_fence *f = fv;
+    f->q = qv;
+    f->mark = f->q->n;
+    return MLXN_OK;
+}
+static int emu_fence_wait(void *dev, void *fv) {
+    (void)dev;
+    emu_fence *f = fv;
+    return f->q ? emu_run(f->q, f->mark) : MLXN_OK;
+}
+static const stage_ops k_emu = {emu_host_alloc, emu_host_free, emu_copy, emu_fence_new, emu_fence_free,
+                                emu_fence_record, emu_fence_wait};
+
 typedef struct {
     mlxn_device  *d;
-    mlxn_encoder *enc;
+    stage_ops     ops;
+    mlxn_encoder *enc;  /* backend staging: the copy stream              */
+    emu_q        *emu;  /* emulation: the deferred copies                */
+    void         *q;    /* what ops.copy / fence_record take: enc->impl or emu */
     size_t        chunk;
     int           k;
     uint8_t      *stage[MAX_CHUNKS];
@@ -105,7 +170,7 @@ static int stream_flush(stream_t *s) {
     if (!s->npc) return MLXN_OK;
     mlxn_device *d = s->d;
     int st = MLXN_OK;
-    if (s->used[s->slot]) st = d->vt->fence_wait(d->impl, s->fence[s->slot]);
+    if (s->used[s->slot]) st = s->ops.fence_wait(d->impl, s->fence[s->slot]);
     if (st) return st;
     size_t off = 0;
     for (size_t i = 0; i < s->npc; i++) {
@@ -115,10 +180,10 @@ static int stream_flush(stream_t *s) {
     if ((st = copy_pieces(d, s->tmp, s->npc, 0))) return st;
     off = 0;
     for (size_t i = 0; i < s->npc && !st; i++) {
-        st = d->vt->copy_h2d_async(d->impl, s->enc->impl, s->pc[i].dst, s->stage[s->slot] + off, s->pc[i].n);
+        st = s->ops.copy(d->impl, s->q, s->pc[i].dst, s->stage[s->slot] + off, s->pc[i].n);
         off += s->pc[i].n;
     }
-    if (!st) st = d->vt->fence_record(d->impl, s->fence[s->slot], s->enc->impl);
+    if (!st) st = s->ops.fence_record(d->impl, s->fence[s->slot], s->q);
     if (st) return st;
     s->used[s->slot] = 1;
     s->slot = (s->slot + 1) % s->k;
@@ -153,16 +218,29 @@ static int stream_add(stream_t *s, void *dst, const uint8_t *src, size_t n) {
     return MLXN_OK;
 }
 
+/* Waits for every queued copy. */
+static int stream_drain(stream_t *s) {
+    if (s->emu) return emu_run(s->emu, s->emu->n);
+    return s->enc ? mlxn_encoder_wait(s->enc) : MLXN_OK;
+}
+
 static void stream_close(stream_t *s) {
     mlxn_device *d = s->d;
-    if (s->enc) (void)mlxn_encoder_wait(s->enc); /* no staging chunk may be freed under a DMA */
+    (void)stream_drain(s); /* no staging chunk may be freed under a DMA */
     for (int i = 0; i < s->k; i++) {
-        if (s->fence[i]) d->vt->fence_free(d->impl, s->fence[i]);
-        if (s->stage[i]) d->vt->host_free(d->impl, s->stage[i]);
+        if (s->fence[i]) s->ops.fence_free(d->impl, s->fence[i]);
+        if (s->stage[i]) s->ops.host_free(d->impl, s->stage[i]);
     }
     mlxn_encoder_free(s->enc);
+    if (s->emu) free(s->emu->p);
+    free(s->emu);
     free(s->pc);
     free(s->tmp);
+}
+
+static int emulate_staging(void) {
+    const char *e = getenv("MLXN_LOAD_EMULATE_STAGING");
+    return e && e[0] == '1';
 }
 
 /* Copies every job's bytes to its device buffer; progress per job. */
@@ -173,8 +251,10 @@ static mlxn_status run_jobs(mlxn_device *d, const job_t *jobs, size_t nj, const 
     void *user = opt ? opt->user : NULL;
     if (cb) cb(user, 0, total, NULL);
     const mlxn_backend_vtable *vt = d->vt;
+    int have = vt->copy_h2d_async && vt->host_alloc && vt->host_free && vt->fence_new && vt->fence_free &&
+               vt->fence_record && vt->fence_wait;
     int st = MLXN_OK;
-    if (!vt->copy_h2d_async || !vt->host_alloc || !vt->fence_new) {
+    if (!have && !emulate_staging()) {
         for (size_t i = 0; i < nj && !st; i++) {
             prefetch(jobs[i].src, jobs[i].n);
             piece_t p = {jobs[i].dst, jobs[i].src, jobs[i].n};
@@ -186,6 +266,17 @@ static mlxn_status run_jobs(mlxn_device *d, const job_t *jobs, size_t nj, const 
         stream_t s;
         memset(&s, 0, sizeof s);
         s.d = d;
+        if (have) {
+            s.ops = (stage_ops){vt->host_alloc, vt->host_free, vt->copy_h2d_async, vt->fence_new, vt->fence_free,
+                                vt->fence_record, vt->fence_wait};
+            st = mlxn_encoder_new(d, &s.enc);
+            if (!st) s.q = s.enc->impl;
+        } else {
+            s.ops = k_emu;
+            s.emu = calloc(1, sizeof *s.emu);
+            if (!s.emu) st = mlxn_set_error(MLXN_ERR_OUT_OF_MEMORY, "load: out of host memory");
+            s.q = s.emu;
+        }
         s.chunk = opt && opt->chunk_bytes ? opt->chunk_bytes : DEFAULT_CHUNK;
         s.k = opt && opt->n_chunks ? opt->n_chunks : DEFAULT_CHUNKS;
         if (s.k < 2) s.k = 2;
@@ -195,12 +286,11 @@ static mlxn_status run_jobs(mlxn_device *d, const job_t *jobs, size_t nj, const 
         if (total < (uint64_t)s.chunk) s.chunk = total ? (size_t)total : 1;
         uint64_t nchunks = (total + s.chunk - 1) / s.chunk;
         if (nchunks < (uint64_t)s.k) s.k = nchunks < 2 ? 2 : (int)nchunks;
-        st = mlxn_encoder_new(d, &s.enc);
         for (int i = 0; i < s.k && !st; i++) {
             void *p = NULL;
-            st = vt->host_alloc(d->impl, s.chunk, &p);
+            st = s.ops.host_alloc(d->impl, s.chunk, &p);
             s.stage[i] = p;
-            if (!st) st = vt->fence_new(d->impl, &s.fence[i]);
+            if (!st) st = s.ops.fence_new(d->impl, &s.fence[i]);
         }
         for (size_t i = 0; i < nj && !st; i++) {
             prefetch(jobs[i].src, jobs[i].n);
@@ -209,7 +299,7 @@ static mlxn_status run_jobs(mlxn_device *d, const job_t *jobs, size_t nj, const 
             if (!st && cb) cb(user, done, total, jobs[i].name);
         }
         if (!st) st = stream_flush(&s);
-        if (!st) st = mlxn_encoder_wait(s.enc);
+        if (!st) st = stream_drain(&s);
         stream_close(&s);
     }
     if (st) return (mlxn_status)st;
