@@ -853,9 +853,10 @@ MLXN_API mlxn_status mlxn_gather_mlx(mlxn_encoder *e, const mlxn_buffer *w, cons
                                      const mlxn_buffer *biases, const mlxn_buffer *ids, mlxn_buffer *y,
                                      const mlxn_gather_mlx_params *p);
 
-/* Host quantizer with MLX's algorithm (mlx/backend/cpu/quantized.cpp), AFFINE
-   mode only: per group, w_min/w_max in f32; scale = max((w_max - w_min) /
-   (2^bits - 1), 1e-7), negated unless |w_min| > |w_max|; edge = w_min or w_max
+/* Host quantizer with MLX's algorithms (mlx 0.32.4, mlx[cpu]), equal to
+   mx.quantize bit for bit.
+   AFFINE (mlx/backend/cpu/quantized.cpp): per group, w_min/w_max in f32;
+   scale = max((w_max - w_min) / (2^bits - 1), 1e-7), negated unless |w_min| > |w_max|; edge = w_min or w_max
    accordingly; q0 = rint(edge / scale); if q0 != 0: scale = edge / q0, bias =
    edge, else bias = 0; q = clamp(rint((x - bias) / scale), 0, 2^bits - 1)
    (rint: nearest even). The scale and bias are rounded to s_dtype only when
@@ -865,9 +866,19 @@ MLXN_API mlxn_status mlxn_gather_mlx(mlxn_encoder *e, const mlxn_buffer *w, cons
    s_dtype (f32/f16/bf16). With s_dtype == x_dtype the three outputs equal
    mx.quantize(x, group_size, bits) bit for bit; with f32 x and f16/bf16
    s_dtype they equal mx.quantize's outputs with scales and biases cast to
-   s_dtype. Errors: INVALID_ARGUMENT (params, k not a multiple of group_size,
-   rows/k < 1, NULL pointers, non-finite x: nothing is written),
-   UNSUPPORTED (a mode other than AFFINE). Runs on the calling thread. */
+   s_dtype.
+   MXFP4/MXFP8/NVFP4 (mlx's fp_quantize, array ops evaluated in x's dtype T,
+   each result rounded to T): biases NULL, s_dtype u8, scales one byte per
+   group. mx*: sc = T(max|x| / M) (M 6 for fp4, 448 for fp8), e = sc == 0 ? 0
+   : ceil(log2(sc)) (log2 in f32), byte = e + 127 (wrapping mod 256 below
+   2^-127, as MLX), v = T(x / T(2^e)). nvfp4: se = global_scale ? 2688 /
+   global_scale : 1 (f32), byte = to_e4m3(f32(T(max|x| / 6) * se)),
+   v = f32(T(x / e4m3(byte)) * se). Codes: E4M3 of v (round to nearest even,
+   saturating to 448 from 480 up) or for fp4 the first E2M1 value nearest
+   to v (ties to the lower code: 0.75 -> 0.5, 0 -> +0).
+   Errors: INVALID_ARGUMENT (params, k not a multiple of group_size,
+   rows/k < 1, NULL pointers, biases given for an fp mode, wrong s_dtype,
+   non-finite x: nothing is written). Runs on the calling thread. */
 MLXN_API mlxn_status mlxn_quantize_mlx(const void *x, mlxn_dtype x_dtype, int64_t rows, int64_t k,
                                        const mlxn_mlxq_params *p, uint32_t *wq, void *scales, void *biases,
                                        mlxn_dtype s_dtype);

@@ -68,21 +68,24 @@ def gather(enc, w, scales, biases, ids, y, *, mode="affine", bits=None, group_si
 _STORE = {"f32": np.float32, "f16": np.float16, "bf16": np.uint16}
 
 
-def quantize(x, *, bits=4, group_size=64, x_dtype=None, scales_dtype=None):
-    """Host affine quantizer (mx.quantize's algorithm). x: a 2-D numpy array of
-    float32/float16, or uint16 raw bf16 bits with x_dtype="bf16". Returns
-    (wq uint32 [rows, k*bits/32], scales, biases [rows, k/group_size]) with
-    scales/biases in scales_dtype (default: x's dtype; bf16 as uint16 bits)."""
+def quantize(x, *, mode="affine", bits=None, group_size=None, global_scale=0.0, x_dtype=None,
+             scales_dtype=None):
+    """Host quantizer (mx.quantize's algorithm). x: a 2-D numpy array of
+    float32/float16, or uint16 raw bf16 bits with x_dtype="bf16".
+    affine: returns (wq uint32 [rows, k*bits/32], scales, biases [rows,
+    k/group_size]) with scales/biases in scales_dtype (default: x's dtype; bf16
+    as uint16 bits). fp modes: returns (wq, scales uint8)."""
     x = np.ascontiguousarray(x)
     if x_dtype is None:
         x_dtype = {np.dtype(np.float32): "f32", np.dtype(np.float16): "f16"}[x.dtype]
+    p = params(mode, bits, group_size, global_scale)
+    affine = mode == "affine"
     if scales_dtype is None:
-        scales_dtype = x_dtype
+        scales_dtype = x_dtype if affine else "u8"
     rows, k = x.shape
-    wq = np.zeros((rows, k * bits // 32), dtype=np.uint32)
-    sc = np.zeros((rows, k // group_size), dtype=_STORE[scales_dtype])
-    bi = np.zeros_like(sc)
-    p = params("affine", bits, group_size)
+    wq = np.zeros((rows, k * p.bits // 32), dtype=np.uint32)
+    sc = np.zeros((rows, k // p.group_size), dtype=_STORE.get(scales_dtype, np.uint8))
+    bi = np.zeros_like(sc) if affine else None
     _check(_qnt(x.ctypes.data, DTYPES[x_dtype], rows, k, ctypes.byref(p), wq.ctypes.data, sc.ctypes.data,
-                bi.ctypes.data, DTYPES[scales_dtype]))
-    return wq, sc, bi
+                bi.ctypes.data if affine else None, DTYPES[scales_dtype]))
+    return (wq, sc, bi) if affine else (wq, sc)

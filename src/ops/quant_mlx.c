@@ -253,23 +253,150 @@ static void store_s(mlxn_dtype t, void *d, size_t i, float v) {
     else ((uint16_t *)d)[i] = mlxn_f32_to_bf16(v);
 }
 
+/* ---- the fp modes (MLX's fp_quantize, evaluated as mlx[cpu] does) ----------------
+   MLX runs these modes as a chain of array ops in x's dtype T, each result
+   rounded to T (rnd below; f32: none), except where an f32 operand promotes
+   the rest of the chain to f32 (nvfp4's scale_encode). Per group:
+     mx*:   sc = rnd(max|x| / M) (M = 6 for fp4, 448 for fp8);
+            e = sc == 0 ? 0 : ceil(log2(sc)) (log2 in f32: what mlx 0.32.4
+            produces for every dtype);  scale byte = e + 127 (mod 256);
+            v = rnd(x / rnd(2^e))
+     nvfp4: se = global_scale ? fl32(2688 / global_scale) : 1;
+            s8 = to_fp8(fl32(rnd(max|x| / 6) * se));
+            v = fl32(rnd(x / e4m3(s8)) * se)
+   then code = to_fp8(v) (mxfp8), or for fp4 the first index i minimizing
+   |v - E2M1[i]| computed in v's precision (MLX's argmin; ties go to the
+   lower index, so +0 beats -0 and 0.75 maps to 0.5). to_fp8 is MLX's
+   round-to-nearest-even E4M3 conversion with saturation at 480 (to 0x7E). */
+
+static float rnd_t(mlxn_dtype t, float v) {
+    if (t == MLXN_F16) return mlxn_f16_to_f32(mlxn_f32_to_f16(v));
+    if (t == MLXN_BF16) return mlxn_bf16_to_f32(mlxn_f32_to_bf16(v));
+    return v;
+}
+
+static uint32_t f32_bits(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return u;
+}
+
+static float bits_to_f32(uint32_t u) {
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+/* MLX's ToFP8 (mlx/backend/cpu/unary_ops.h) */
+static uint8_t to_fp8(float f) {
+    uint32_t b = f32_bits(f);
+    const uint32_t sign = b & 0x80000000u;
+    b ^= sign;
+    uint8_t r;
+    if (b >= (543u << 21)) {
+        r = 0x7E;
+    } else if (b < (121u << 23)) {
+        /* subnormal: the float add rounds the value onto the 2^-9 grid */
+        r = (uint8_t)(f32_bits(bits_to_f32(b) + bits_to_f32(141u << 23)) - (141u << 23));
+    } else {
+        const uint32_t mant_odd = (b >> 20) & 1u;
+        b += ((uint32_t)(7 - 127) << 23) + 0x7FFFFu;
+        b += mant_odd;
+        r = (uint8_t)(b >> 20);
+    }
+    return (uint8_t)(r | (sign >> 24));
+}
+
+static float from_fp8(uint8_t v) {
+    const uint32_t e = (v >> 3) & 15u, m = v & 7u;
+    if ((v & 0x7Fu) == 0x7Fu) return NAN;
+    const float a = e ? bits_to_f32(((e + 120u) << 23) | (m << 20)) : (float)m * 0.001953125f;
+    return (v & 0x80u) ? -a : a;
+}
+
+static const float FP4_LUT[16] = {0.0f,  0.5f,  1.0f,  1.5f,  2.0f,  3.0f,  4.0f,  6.0f,
+                                  -0.0f, -0.5f, -1.0f, -1.5f, -2.0f, -3.0f, -4.0f, -6.0f};
+
+/* argmin_i |rnd(v - lut_i)| (first minimum; a NaN v keeps index 0) */
+static uint32_t fp4_code(mlxn_dtype t, float v) {
+    uint32_t best = 0;
+    float bd = fabsf(rnd_t(t, v - FP4_LUT[0]));
+    for (uint32_t i = 1; i < 16; i++) {
+        const float d = fabsf(rnd_t(t, v - FP4_LUT[i]));
+        if (d < bd) {
+            bd = d;
+            best = i;
+        }
+    }
+    return best;
+}
+
+static void fp_quantize(const void *x, mlxn_dtype t, size_t n, const mlxn_mlxq_params *p, uint32_t *wq,
+                        void *scales) {
+    const int gs = p->group_size, fp8 = p->mode == MLXN_MLXQ_MXFP8;
+    const float maxval = fp8 ? 448.0f : 6.0f;
+    unsigned char *out = (unsigned char *)wq, *sb = scales;
+    const size_t n_groups = n / (size_t)gs;
+    const float se = p->global_scale != 0.0f ? 2688.0f / p->global_scale : 1.0f;
+    for (size_t g = 0; g < n_groups; g++) {
+        const size_t x0 = g * (size_t)gs;
+        float amax = 0.0f;
+        for (int j = 0; j < gs; j++) {
+            const float a = fabsf(load_x(t, x, x0 + (size_t)j));
+            amax = amax < a ? a : amax;
+        }
+        const float sc = rnd_t(t, amax / maxval);
+        float vals[32];
+        if (p->mode == MLXN_MLXQ_NVFP4) {
+            /* f32 from here on: scale_encode is an f32 array */
+            const uint8_t s8 = to_fp8(sc * se);
+            const float d = rnd_t(t, from_fp8(s8));
+            for (int j = 0; j < gs; j++) vals[j] = rnd_t(t, load_x(t, x, x0 + (size_t)j) / d) * se;
+            sb[g] = s8;
+            for (int j = 0; j < gs; j++) {
+                const uint32_t q = fp4_code(MLXN_F32, vals[j]);
+                if (j & 1) out[(x0 + (size_t)j) / 2] |= (unsigned char)(q << 4);
+                else out[(x0 + (size_t)j) / 2] = (unsigned char)q;
+            }
+            continue;
+        }
+        const float e = sc == 0.0f ? 0.0f : ceilf(log2f(sc));
+        const float pw = rnd_t(t, exp2f(e)); /* power(2, e) in T: exact or over/underflowed */
+        for (int j = 0; j < gs; j++) vals[j] = rnd_t(t, load_x(t, x, x0 + (size_t)j) / pw);
+        sb[g] = (uint8_t)(int)(e + 127.0f);
+        for (int j = 0; j < gs; j++) {
+            if (fp8) {
+                out[x0 + (size_t)j] = to_fp8(vals[j]);
+            } else {
+                const uint32_t q = fp4_code(t, vals[j]);
+                if (j & 1) out[(x0 + (size_t)j) / 2] |= (unsigned char)(q << 4);
+                else out[(x0 + (size_t)j) / 2] = (unsigned char)q;
+            }
+        }
+    }
+}
+
 mlxn_status mlxn_quantize_mlx(const void *x, mlxn_dtype x_dtype, int64_t rows, int64_t k, const mlxn_mlxq_params *p,
                               uint32_t *wq, void *scales, void *biases, mlxn_dtype s_dtype) {
     static const char op[] = "quantize_mlx";
     mlxn_status s;
-    if (!x || !wq || !scales || !biases)
+    if ((s = check_params(op, p))) return s;
+    const bool affine = p->mode == MLXN_MLXQ_AFFINE;
+    if (!x || !wq || !scales || (affine && !biases))
         return mlxn_set_error(MLXN_ERR_INVALID_ARGUMENT, "%s: %s is NULL", op,
                               !x ? "x" : !wq ? "wq" : !scales ? "scales" : "biases");
-    if ((s = check_params(op, p))) return s;
-    if (p->mode != MLXN_MLXQ_AFFINE)
-        return mlxn_set_error(MLXN_ERR_UNSUPPORTED, "%s: mode %s is not supported (affine only)", op,
+    if (!affine && biases)
+        return mlxn_set_error(MLXN_ERR_INVALID_ARGUMENT, "%s: %s mode takes no biases (pass NULL)", op,
                               mode_name((int)p->mode));
     if (!mlxn_is_float_dtype(x_dtype))
         return mlxn_set_error(MLXN_ERR_INVALID_ARGUMENT, "%s: x dtype (%s) must be f32, f16 or bf16", op,
                               mlxn_dtype_name(x_dtype));
-    if (!mlxn_is_float_dtype(s_dtype))
+    if (affine && !mlxn_is_float_dtype(s_dtype))
         return mlxn_set_error(MLXN_ERR_INVALID_ARGUMENT, "%s: scales dtype (%s) must be f32, f16 or bf16", op,
                               mlxn_dtype_name(s_dtype));
+    if (!affine && s_dtype != MLXN_U8)
+        return mlxn_set_error(MLXN_ERR_INVALID_ARGUMENT, "%s: %s scales dtype (%s) must be u8", op,
+                              mode_name((int)p->mode), mlxn_dtype_name(s_dtype));
     if (rows < 1 || k < 1)
         return mlxn_set_error(MLXN_ERR_INVALID_ARGUMENT, "%s: rows (%lld) and k (%lld) must be >= 1", op,
                               (long long)rows, (long long)k);
@@ -286,6 +413,10 @@ mlxn_status mlxn_quantize_mlx(const void *x, mlxn_dtype x_dtype, int64_t rows, i
         if (!isfinite(v))
             return mlxn_set_error(MLXN_ERR_INVALID_ARGUMENT, "%s: x[%lld, %lld] (%g) is not finite", op,
                                   (long long)(i / (size_t)k), (long long)(i % (size_t)k), (double)v);
+    }
+    if (!affine) {
+        fp_quantize(x, x_dtype, n, p, wq, scales);
+        return MLXN_OK;
     }
     const float n_bins = (float)((1 << bits) - 1), eps = 1e-7f;
     const size_t n_groups = n / (size_t)gs;

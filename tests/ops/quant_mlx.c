@@ -710,7 +710,10 @@ static void validation_cases(const test_env *env, report_t *rep, bool list) {
         {"quantize/x_i32", 4, 64, 0, MLXN_I32, MLXN_F32, 2, 64, 0, 0, MLXN_ERR_INVALID_ARGUMENT, "x dtype (i32)"},
         {"quantize/scales_u8", 4, 64, 0, MLXN_F32, MLXN_U8, 2, 64, 0, 0, MLXN_ERR_INVALID_ARGUMENT,
          "scales dtype (u8)"},
-        {"quantize/mxfp4", 4, 32, 1, MLXN_F32, MLXN_F32, 2, 64, 0, 0, MLXN_ERR_UNSUPPORTED, "mxfp4"},
+        {"quantize/mxfp4_biases", 4, 32, 1, MLXN_F32, MLXN_U8, 2, 64, 0, 0, MLXN_ERR_INVALID_ARGUMENT,
+         "mxfp4 mode takes no biases"},
+        {"quantize/mxfp8_scales_f32", 8, 32, 2, MLXN_F32, MLXN_F32, 2, 64, 0, 0, MLXN_ERR_INVALID_ARGUMENT,
+         "mxfp8 scales dtype (f32) must be u8"},
         {"quantize/nan", 4, 64, 0, MLXN_F32, MLXN_F32, 2, 64, 1, 0, MLXN_ERR_INVALID_ARGUMENT,
          "x[1, 5] (nan) is not finite"},
         {"quantize/null_wq", 4, 64, 0, MLXN_F32, MLXN_F32, 2, 64, 0, 1, MLXN_ERR_INVALID_ARGUMENT, "wq is NULL"},
@@ -728,8 +731,10 @@ static void validation_cases(const test_env *env, report_t *rep, bool list) {
             memset(sc, 0x5A, sizeof sc);
             memset(bi, 0x5A, sizeof bi);
             mlxn_mlxq_params p = {(mlxn_mlxq_mode)qv[i].mode, qv[i].bits, qv[i].gs, 0.0f};
+            /* the fp modes take no biases, except in the case that checks that */
+            void *biases = qv[i].mode && !strstr(qv[i].name, "biases") ? NULL : bi;
             mlxn_status st = mlxn_quantize_mlx(x, qv[i].xdt, qv[i].rows, qv[i].k, &p, qv[i].null_out ? NULL : wq, sc,
-                                               bi, qv[i].sdt);
+                                               biases, qv[i].sdt);
             const char *msg = mlxn_last_error();
             bool untouched = true;
             for (size_t b = 0; b < sizeof wq; b++) untouched &= ((unsigned char *)wq)[b] == 0x5A;

@@ -209,3 +209,34 @@ def test_quantize_round_trip_through_device(device, rng):
         got = run_dequant(device, wq, s, b, "f32", bits=bits, gs=64)
         want = f64(mx.dequantize(*mx.quantize(mx.array(x), group_size=64, bits=bits), group_size=64, bits=bits))
         same_bits(got, want)
+
+
+@pytest.mark.parametrize("mode", list(FP))
+@pytest.mark.parametrize("xdt", ["f32", "f16", "bf16"])
+def test_quantize_fp_equals_mx_quantize(rng, mode, xdt):
+    """fp modes: codes and scale bytes equal mx.quantize's (mlx[cpu] evaluates
+    them as array ops in x's dtype; the quantizer replays that chain)."""
+    bits, gs = FP[mode]
+    rows, k = 64, 8 * gs
+    x = rng.standard_normal((rows, k)) * np.exp(rng.uniform(-8, 8, size=(rows, 1)))
+    x[0, :gs] = 0.0  # an all-zero group
+    x[1, 3] = 0.75 * 2.0 ** np.round(np.log2(np.abs(x[1]).max() / 6))  # an fp4 tie
+    x[2, 5:9] = [6.0, -6.0, 448.0, 0.25]  # amax / maxval an exact power of two
+    if xdt != "f16":
+        x[3] *= 2.0**-100  # scales near the bottom of E8M0 and of f32
+        x[4] *= 2.0**100
+    xm = mx.array(x.astype(np.float32)).astype(MXDT[xdt])
+    wq, s = mx.quantize(xm, mode=mode)
+    gq, gsc = mq.quantize(to_np(xm), mode=mode, x_dtype=xdt)
+    assert np.array_equal(gsc, np.array(s))
+    assert np.array_equal(gq, np.array(wq))
+
+
+@pytest.mark.parametrize("gscale", [6.5, 1e-3, 2688.0])
+def test_quantize_nvfp4_global_scale(rng, gscale):
+    x = (rng.standard_normal((8, 256)) * 0.01).astype(np.float32)
+    g = mx.array(gscale, dtype=mx.float32)
+    wq, s = mx.quantize(mx.array(x), mode="nvfp4", global_scale=g)
+    gq, gsc = mq.quantize(x, mode="nvfp4", global_scale=gscale)
+    assert np.array_equal(gsc, np.array(s))
+    assert np.array_equal(gq, np.array(wq))
