@@ -8,13 +8,16 @@
    f32 with the rounding helpers of cpu_math.h (round to nearest even), one row
    at a time through an L1-sized staging array. The permute transposes
    through 32 x 32 tiles so that both the strided reads and the writes touch
-   whole cache lines. */
+   whole cache lines (2-byte elements: 8 x 8 register transposes inside). */
 #include "cpu.h"
 #include "cpu_math.h"
 #include "mlxn.h"
 
 #include <stdint.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #define MIN_PAR_BYTES (1 << 16) /* below this the op runs on one thread */
 #define STAGE 1024              /* f32 staging elements per conversion chunk */
@@ -129,9 +132,57 @@ int mlxn_cpu_gather_rows(void *dev, void *enc, const mlxn_op_call *c) {
     }
 
 TRANSPOSE_T(uint8_t)
-TRANSPOSE_T(uint16_t)
 TRANSPOSE_T(uint32_t)
 TRANSPOSE_T(uint64_t)
+#if defined(__SSE2__)
+/* 2-byte elements (f16, bf16, i16): each 32 x 32 tile goes through 8 x 8
+   blocks transposed in registers (eight 16-byte row loads, three rounds of
+   16/32/64-bit unpacks, eight 16-byte column stores: 32 instructions for 64
+   elements instead of 64 scalar loads and stores); a tile's ragged edge (R
+   or C not a multiple of 8) is copied element by element. A pure copy: the
+   bits move unchanged. */
+static inline void tr8x8_u16(const uint16_t *x, int64_t C, uint16_t *y, int64_t R) {
+    __m128i a[8], b[8], c[8];
+    for (int i = 0; i < 8; i++) a[i] = _mm_loadu_si128((const __m128i *)(x + i * C));
+    for (int i = 0; i < 4; i++) {
+        b[2 * i] = _mm_unpacklo_epi16(a[2 * i], a[2 * i + 1]);     /* columns 0-3 of rows 2i, 2i+1 */
+        b[2 * i + 1] = _mm_unpackhi_epi16(a[2 * i], a[2 * i + 1]); /* columns 4-7                  */
+    }
+    for (int h = 0; h < 2; h++) { /* rows 0-3 (h = 0) and 4-7 (h = 1) */
+        const int o = 4 * h;
+        c[o + 0] = _mm_unpacklo_epi32(b[o + 0], b[o + 2]); /* columns 0, 1 */
+        c[o + 1] = _mm_unpackhi_epi32(b[o + 0], b[o + 2]); /* columns 2, 3 */
+        c[o + 2] = _mm_unpacklo_epi32(b[o + 1], b[o + 3]); /* columns 4, 5 */
+        c[o + 3] = _mm_unpackhi_epi32(b[o + 1], b[o + 3]); /* columns 6, 7 */
+    }
+    for (int j = 0; j < 4; j++) {
+        _mm_storeu_si128((__m128i *)(y + (2 * j) * R), _mm_unpacklo_epi64(c[j], c[j + 4]));
+        _mm_storeu_si128((__m128i *)(y + (2 * j + 1) * R), _mm_unpackhi_epi64(c[j], c[j + 4]));
+    }
+}
+
+static void transpose_uint16_t(const uint16_t *x, uint16_t *y, int64_t B, int64_t R, int64_t C, int nt) {
+    const int64_t tr = (R + TILE - 1) / TILE, tc = (C + TILE - 1) / TILE, tiles = B * tr * tc;
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t t = 0; t < tiles; t++) {
+        const int64_t b = t / (tr * tc), rem = t % (tr * tc);
+        const int64_t r0 = rem / tc * TILE, c0 = rem % tc * TILE;
+        const int64_t r1 = r0 + TILE < R ? r0 + TILE : R, c1 = c0 + TILE < C ? c0 + TILE : C;
+        const int64_t r8 = r0 + ((r1 - r0) & ~(int64_t)7), c8 = c0 + ((c1 - c0) & ~(int64_t)7);
+        const uint16_t *xb = x + b * R * C;
+        uint16_t *yb = y + b * R * C;
+        for (int64_t rr = r0; rr < r8; rr += 8)
+            for (int64_t cc = c0; cc < c8; cc += 8) tr8x8_u16(xb + rr * C + cc, C, yb + cc * R + rr, R);
+        for (int64_t cc = c8; cc < c1; cc++) /* columns past the last 8-block, rows of the 8-blocks */
+            for (int64_t rr = r0; rr < r8; rr++) yb[cc * R + rr] = xb[rr * C + cc];
+        for (int64_t cc = c0; cc < c1; cc++) /* rows past the last 8-block, every column */
+            for (int64_t rr = r8; rr < r1; rr++) yb[cc * R + rr] = xb[rr * C + cc];
+    }
+}
+#else
+TRANSPOSE_T(uint16_t)
+#endif
+
 GENERIC_T(uint8_t)
 GENERIC_T(uint16_t)
 GENERIC_T(uint32_t)
