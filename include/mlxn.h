@@ -1187,8 +1187,10 @@ typedef struct {
 } mlxn_st_tensor;
 
 /* Opens a .safetensors file, a model.safetensors.index.json, or a folder
-   holding either (see above). Errors: INVALID_ARGUMENT (NULL), IO, FORMAT,
-   OUT_OF_MEMORY. Messages start with the offending path. */
+   holding either (see above). Errors: INVALID_ARGUMENT (NULL), IO (including a
+   shard the index names that does not exist), FORMAT, NOT_FOUND (a folder
+   with neither an index nor a .safetensors file), OUT_OF_MEMORY. Messages
+   start with the offending path. */
 MLXN_API mlxn_status mlxn_safetensors_open(const char *path, mlxn_safetensors **out);
 /* One file's bytes in memory, not copied: the caller keeps them alive and
    unchanged until close. */
@@ -1321,12 +1323,16 @@ MLXN_API int64_t     mlxn_mlxq_list_find_tensor(const mlxn_mlxq_list *l, int64_t
  * previous chunks' asynchronous host-to-device copies run, so a model
  * streams near the pinned copy rate. On the CPU backend the bytes are copied
  * directly. Every function waits for its copies before it returns.
+ * (Tests: MLXN_LOAD_EMULATE_STAGING=1 runs the staging code on the CPU
+ * backend too, each copy deferred to its fence as a DMA engine would run it.)
  */
 typedef struct {
     size_t chunk_bytes; /* staging chunk size; 0: 64 MiB                          */
     int    n_chunks;    /* staging chunks in flight, 2..8; 0: 3                      */
-    /* Called after each tensor is queued and once at the end (tensor NULL,
-       done == total), from the calling thread. NULL: none. */
+    /* Called from the calling thread: once before the first byte is copied
+       (done 0, tensor NULL; every buffer is allocated by then), after each
+       tensor is queued, and once when every byte has landed (tensor NULL,
+       done == total). NULL: none. */
     void (*progress)(void *user, uint64_t done_bytes, uint64_t total_bytes, const char *tensor);
     void  *user;
 } mlxn_load_options;
