@@ -171,8 +171,12 @@ static void transpose_uint16_t(const uint16_t *x, uint16_t *y, int64_t B, int64_
         const int64_t r8 = r0 + ((r1 - r0) & ~(int64_t)7), c8 = c0 + ((c1 - c0) & ~(int64_t)7);
         const uint16_t *xb = x + b * R * C;
         uint16_t *yb = y + b * R * C;
-        for (int64_t rr = r0; rr < r8; rr += 8)
-            for (int64_t cc = c0; cc < c8; cc += 8) tr8x8_u16(xb + rr * C + cc, C, yb + cc * R + rr, R);
+        /* columns outer: the 8 y rows of a column block get their whole
+           64-byte run (32 elements) before the next 8 are started, so few y
+           lines are open at once (y's row stride is often a large power of
+           two, whose lines compete for the same L1 sets) */
+        for (int64_t cc = c0; cc < c8; cc += 8)
+            for (int64_t rr = r0; rr < r8; rr += 8) tr8x8_u16(xb + rr * C + cc, C, yb + cc * R + rr, R);
         for (int64_t cc = c8; cc < c1; cc++) /* columns past the last 8-block, rows of the 8-blocks */
             for (int64_t rr = r0; rr < r8; rr++) yb[cc * R + rr] = xb[rr * C + cc];
         for (int64_t cc = c0; cc < c1; cc++) /* rows past the last 8-block, every column */
