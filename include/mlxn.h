@@ -1330,7 +1330,7 @@ typedef struct {
     size_t chunk_bytes; /* staging chunk size; 0: 64 MiB                          */
     int    n_chunks;    /* staging chunks in flight, 2..8; 0: 3                      */
     /* Called from the calling thread: once before the first byte is copied
-       (done 0, tensor NULL; every buffer is allocated by then), after each
+       (done 0, tensor NULL; every buffer and staging chunk is allocated by then), after each
        tensor is queued, and once when every byte has landed (tensor NULL,
        done == total). NULL: none. */
     void (*progress)(void *user, uint64_t done_bytes, uint64_t total_bytes, const char *tensor);

@@ -249,12 +249,12 @@ static mlxn_status run_jobs(mlxn_device *d, const job_t *jobs, size_t nj, const 
     for (size_t i = 0; i < nj; i++) total += jobs[i].n;
     void (*cb)(void *, uint64_t, uint64_t, const char *) = opt ? opt->progress : NULL;
     void *user = opt ? opt->user : NULL;
-    if (cb) cb(user, 0, total, NULL);
     const mlxn_backend_vtable *vt = d->vt;
     int have = vt->copy_h2d_async && vt->host_alloc && vt->host_free && vt->fence_new && vt->fence_free &&
                vt->fence_record && vt->fence_wait;
     int st = MLXN_OK;
     if (!have && !emulate_staging()) {
+        if (cb) cb(user, 0, total, NULL);
         for (size_t i = 0; i < nj && !st; i++) {
             prefetch(jobs[i].src, jobs[i].n);
             piece_t p = {jobs[i].dst, jobs[i].src, jobs[i].n};
@@ -292,6 +292,7 @@ static mlxn_status run_jobs(mlxn_device *d, const job_t *jobs, size_t nj, const 
             s.stage[i] = p;
             if (!st) st = s.ops.fence_new(d->impl, &s.fence[i]);
         }
+        if (!st && cb) cb(user, 0, total, NULL); /* set up: the streaming starts */
         for (size_t i = 0; i < nj && !st; i++) {
             prefetch(jobs[i].src, jobs[i].n);
             st = stream_add(&s, jobs[i].dst, jobs[i].src, jobs[i].n);
