@@ -17,9 +17,12 @@
        the shortest prefix of the order (key descending, index ascending)
        whose weight (1 per token for top-k, q for top-p) reaches a target,
        found 8 bits of the key at a time with 256-bin histograms, then the
-       ties at the boundary key cut by index. The CUDA kernel runs the same
-       passes in parallel; every sum is an exact integer, so both backends
-       pick the same token whenever their expf values round to the same q. */
+       ties at the boundary key cut by index. After a top-k the k candidates
+       are compacted (in index order) and everything after runs on them
+       only; masses are computed for the candidates alone. The CUDA kernel
+       makes the same decisions in parallel passes over the whole row; every
+       sum is an exact integer, so both backends pick the same token whenever
+       their expf values round to the same q. */
 #include "cpu.h"
 #include "cpu_math.h"
 #include "mlxn.h"
@@ -203,7 +206,7 @@ static inline uint64_t u_fixed(float u) {
     return (uint64_t)ldexpf(u, 64);
 }
 
-/* A prefix of the order: key > tau, or key == tau and index < cut. */
+/* A prefix of the order: key > tau, or key == tau and position < cut. */
 typedef struct {
     uint32_t tau;
     int64_t cut;
@@ -214,20 +217,26 @@ static inline bool in_prefix(const prefix_t *p, uint32_t key, int64_t i) {
     return !p->on || key > p->tau || (key == p->tau && i < p->cut);
 }
 
-/* The shortest prefix (within set S) whose weight reaches `target` (>= 1,
-   <= the weight of S). mass: weights are q, else 1 per token. */
-static prefix_t radix_select(const uint32_t *key, const uint64_t *q, int64_t V, const prefix_t *S, bool mass,
-                             uint64_t target) {
-    prefix_t r = {0, V, true};
+/* The shortest prefix of the order over the n tokens key[0..n) (in index
+   order) whose weight reaches `target` (>= 1, <= the total weight). mass:
+   weights are q, else 1 per token. */
+static prefix_t radix_select(const uint32_t *key, const uint64_t *q, int64_t n, bool mass, uint64_t target) {
+    prefix_t r = {0, n, true};
     uint32_t prefix = 0, mask = 0;
     uint64_t above = 0, eq = 0;
     for (int shift = 24; shift >= 0; shift -= 8) {
         uint64_t hist[256];
         memset(hist, 0, sizeof hist);
-        for (int64_t i = 0; i < V; i++) {
-            const uint32_t k = key[i];
-            if ((k & mask) != prefix || !in_prefix(S, k, i)) continue;
-            hist[(k >> shift) & 255u] += mass ? q[i] : 1u;
+        if (mask == 0) {
+            if (mass)
+                for (int64_t i = 0; i < n; i++) hist[key[i] >> 24] += q[i];
+            else
+                for (int64_t i = 0; i < n; i++) hist[key[i] >> 24]++;
+        } else {
+            for (int64_t i = 0; i < n; i++) {
+                const uint32_t k = key[i];
+                if ((k & mask) == prefix) hist[(k >> shift) & 255u] += mass ? q[i] : 1u;
+            }
         }
         int found = -1;
         uint64_t cum = above;
@@ -239,7 +248,7 @@ static prefix_t radix_select(const uint32_t *key, const uint64_t *q, int64_t V, 
             }
             cum += hist[b];
         }
-        if (found < 0) { /* unreachable when target <= weight(S): keep all of S */
+        if (found < 0) { /* unreachable when target <= the total weight: keep all */
             r.on = false;
             return r;
         }
@@ -251,18 +260,17 @@ static prefix_t radix_select(const uint32_t *key, const uint64_t *q, int64_t V, 
     r.tau = prefix;
     /* tied tokens (key == tau) all weigh the same w; take the first m of them */
     uint64_t w = 1;
-    if (mass) {
-        for (int64_t i = 0; i < V; i++)
-            if (key[i] == prefix && in_prefix(S, key[i], i)) {
+    if (mass)
+        for (int64_t i = 0; i < n; i++)
+            if (key[i] == prefix) {
                 w = q[i];
                 break;
             }
-    }
     const uint64_t need = target - above, m = (need + w - 1) / w, cnt = eq / w;
     if (m >= cnt) return r; /* every tied token is in */
     uint64_t seen = 0;
-    for (int64_t i = 0; i < V; i++)
-        if (key[i] == prefix && in_prefix(S, key[i], i) && ++seen == m) {
+    for (int64_t i = 0; i < n; i++)
+        if (key[i] == prefix && ++seen == m) {
             r.cut = i + 1;
             break;
         }
@@ -276,10 +284,21 @@ typedef struct {
     bool top_p, min_p;
 } sample_cfg;
 
-/* One row: returns the token, *lp its log-probability. */
-static int32_t sample_row(const sample_cfg *g, int dt, const void *x, int64_t off, float u, uint32_t *key,
-                          uint64_t *q, float *lp) {
+/* Per-thread scratch of one row. */
+typedef struct {
+    uint32_t *key; /* order keys of the candidates          */
+    uint64_t *q;   /* their masses                          */
+    int32_t *idx;  /* their indices (after a top-k)         */
+} scratch_t;
+
+/* One row: returns the token, *lp its log-probability. The candidates are
+   the whole row, or after a top-k its k tokens compacted in index order (so
+   positions in the candidate list keep the index order the ties need). */
+static int32_t sample_row(const sample_cfg *g, int dt, const void *x, int64_t off, float u, const scratch_t *sc,
+                          float *lp) {
     const int64_t V = g->V;
+    uint32_t *key = sc->key;
+    uint64_t *q = sc->q;
     float m = -INFINITY;
     int64_t im = 0;
     bool bad = false;
@@ -290,6 +309,7 @@ static int32_t sample_row(const sample_cfg *g, int dt, const void *x, int64_t of
             m = v;
             im = i;
         }
+        key[i] = fkey(v);
     }
     if (bad || m == -INFINITY) {
         *lp = NAN;
@@ -300,38 +320,43 @@ static int32_t sample_row(const sample_cfg *g, int dt, const void *x, int64_t of
         return (int32_t)im;
     }
     const float zmax = zval(m, g->T);
-    for (int64_t i = 0; i < V; i++) {
-        const float v = load1(dt, x, off + i);
-        key[i] = fkey(v);
-        q[i] = qmass(zval(v, g->T) - zmax);
+    int64_t n = V;
+    const int32_t *idx = NULL;
+    if (g->k > 0) {
+        const prefix_t k1 = radix_select(key, NULL, V, false, (uint64_t)g->k);
+        n = 0;
+        for (int64_t i = 0; i < V && n < g->k; i++) /* exactly k (bounded even if k1 were wrong) */
+            if (in_prefix(&k1, key[i], i)) {
+                key[n] = key[i]; /* n <= i: compaction in place */
+                sc->idx[n++] = (int32_t)i;
+            }
+        idx = sc->idx;
     }
-    prefix_t all = {0, V, false}, k1 = all, k2 = all;
-    if (g->k > 0) k1 = radix_select(key, q, V, &all, false, (uint64_t)g->k);
+    for (int64_t j = 0; j < n; j++) q[j] = qmass(zval(key_f(key[j]), g->T) - zmax);
+    prefix_t k2 = {0, n, false};
     if (g->top_p) {
         uint64_t M1 = 0;
-        for (int64_t i = 0; i < V; i++)
-            if (in_prefix(&k1, key[i], i)) M1 += q[i];
+        for (int64_t j = 0; j < n; j++) M1 += q[j];
         uint64_t tgt = umulhi64(g->P, M1);
         if (tgt < 1) tgt = 1;
-        k2 = radix_select(key, q, V, &k1, true, tgt);
+        k2 = radix_select(key, q, n, true, tgt);
     }
-    /* kept: in k1 and k2, and d >= ln(min_p) */
+    /* kept: in k2, and d >= ln(min_p); masses of the rest are zeroed */
     uint64_t M = 0;
-    for (int64_t i = 0; i < V; i++) {
-        if (!in_prefix(&k1, key[i], i) || !in_prefix(&k2, key[i], i)) continue;
-        if (g->min_p && !(zval(key_f(key[i]), g->T) - zmax >= g->lmin)) continue;
-        M += q[i];
+    for (int64_t j = 0; j < n; j++) {
+        bool keep = in_prefix(&k2, key[j], j);
+        if (keep && g->min_p) keep = zval(key_f(key[j]), g->T) - zmax >= g->lmin;
+        if (!keep) q[j] = 0;
+        M += q[j];
     }
     /* M >= 2^32: the first token of the order has d = 0, q = 2^32 and is kept */
     const uint64_t t = umulhi64(u_fixed(u), M);
     uint64_t cum = 0;
     int64_t tok = -1;
-    for (int64_t i = 0; i < V; i++) {
-        if (!in_prefix(&k1, key[i], i) || !in_prefix(&k2, key[i], i)) continue;
-        if (g->min_p && !(zval(key_f(key[i]), g->T) - zmax >= g->lmin)) continue;
-        cum += q[i];
+    for (int64_t j = 0; j < n; j++) {
+        cum += q[j];
         if (cum > t) {
-            tok = i;
+            tok = j;
             break;
         }
     }
@@ -341,7 +366,7 @@ static int32_t sample_row(const sample_cfg *g, int dt, const void *x, int64_t of
     }
     const float d = zval(key_f(key[tok]), g->T) - zmax;
     *lp = (float)((double)d - log(ldexp((double)M, -32)));
-    return (int32_t)tok;
+    return (int32_t)(idx ? idx[tok] : tok);
 }
 
 int mlxn_cpu_softmax_sample(void *dev, void *enc, const mlxn_op_call *c) {
@@ -363,18 +388,19 @@ int mlxn_cpu_softmax_sample(void *dev, void *enc, const mlxn_op_call *c) {
     float *lp = c->u.gen.d[1] ? (float *)c->args[3].ptr : NULL;
     int nt = mlxn_cpu_threads();
     if ((int64_t)nt > B) nt = (int)B;
-    /* per-thread scratch (host memory): keys and masses of one row */
+    /* per-thread scratch (host memory): keys of one row; masses and indices
+       of its candidates (not needed by greedy rows) */
     const bool need = g.T != 0.0f;
     int fail = 0;
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
-        uint32_t *key = NULL;
-        uint64_t *q = NULL;
+        scratch_t sc = {NULL, NULL, NULL};
+        sc.key = malloc(sizeof(uint32_t) * (size_t)g.V);
         if (need) {
-            key = malloc(sizeof(uint32_t) * (size_t)g.V);
-            q = malloc(sizeof(uint64_t) * (size_t)g.V);
+            sc.q = malloc(sizeof(uint64_t) * (size_t)(g.k > 0 ? g.k : g.V));
+            sc.idx = g.k > 0 ? malloc(sizeof(int32_t) * (size_t)g.k) : NULL;
         }
-        const bool ok = !need || (key && q);
+        const bool ok = sc.key && (!need || (sc.q && (g.k == 0 || sc.idx)));
         if (!ok) {
 #pragma omp atomic write
             fail = 1;
@@ -387,13 +413,14 @@ int mlxn_cpu_softmax_sample(void *dev, void *enc, const mlxn_op_call *c) {
 #pragma omp for schedule(static)
             for (int64_t r = 0; r < B; r++) {
                 float l;
-                const int32_t t = sample_row(&g, dt, x, r * g.V, u[r], key, q, &l);
+                const int32_t t = sample_row(&g, dt, x, r * g.V, u[r], &sc, &l);
                 tok[r] = t;
                 if (lp) lp[r] = l;
             }
         }
-        free(key);
-        free(q);
+        free(sc.key);
+        free(sc.q);
+        free(sc.idx);
     }
     if (fail) return mlxn_backend_error(MLXN_ERR_OUT_OF_MEMORY, "%s: out of host memory", c->name);
     return MLXN_OK;

@@ -15,8 +15,8 @@
 //     reads the row again (it stays in L2) and recomputes keys and masses:
 //       1. max, first argmax and the non-finite check (block reduction);
 //       2. top-k: radix select on the order keys, 8 bits at a time, with a
-//          256-bin histogram of counts in shared memory (integer atomics:
-//          order-independent, deterministic);
+//          256-bin histogram of counts in shared memory (integer atomics,
+//          aggregated per warp and bin: order-independent, deterministic);
 //       3. top-p: the kept mass (block sum of uint64 masses), then the same
 //          radix select weighted by the masses;
 //       4. the draw: per-warp sums of the kept masses over warp-contiguous
@@ -293,28 +293,37 @@ __device__ __forceinline__ int block_find_exceed(Smem &sm, int V, WF wfn, TF tfn
 // (1 <= target <= weight of S). MASS: weights are the masses, else 1.
 template <typename T, bool MASS>
 __device__ __forceinline__ Pfx radix_select(Smem &sm, const T *xr, int V, const Row &g, const Pfx &S, unsigned long long target) {
-    const int t = threadIdx.x, nt = blockDim.x;
+    const int t = threadIdx.x, nt = blockDim.x, lane = t & 31;
     uint32_t prefix = 0, mask = 0;
     unsigned long long above = 0, eq = 0;
     for (int shift = 24; shift >= 0; shift -= 8) {
         for (int b = t; b < 256; b += nt) sm.hist[b] = 0;
         __syncthreads();
-        int cur = -1;
-        unsigned long long acc = 0;
-        for (unsigned i = t; i < (unsigned)V; i += nt) {
-            const float x = ld1(xr + i);
-            const uint32_t key = fkey(x);
-            if ((key & mask) != prefix || !in_pfx(S, key, (int)i)) continue;
-            const int bin = (int)((key >> shift) & 255u);
-            const unsigned long long wv = MASS ? qmass(g, x) : 1ull;
-            if (bin != cur) {
-                if (cur >= 0 && acc) atomicAdd(&sm.hist[cur], acc);
-                cur = bin;
-                acc = 0;
+        // warp-uniform trip count; per step each warp adds one aggregated
+        // value per distinct bin among its lanes (logits of one magnitude
+        // share the top digits: per-lane atomics would serialize on a bin)
+        for (unsigned base = 0; base < (unsigned)V; base += (unsigned)nt) {
+            const unsigned i = base + (unsigned)t;
+            int bin = -1;
+            unsigned long long wv = 0;
+            if (i < (unsigned)V) {
+                const float x = ld1(xr + i);
+                const uint32_t key = fkey(x);
+                if ((key & mask) == prefix && in_pfx(S, key, (int)i)) {
+                    bin = (int)((key >> shift) & 255u);
+                    wv = MASS ? qmass(g, x) : 1ull;
+                }
             }
-            acc += wv;
+            unsigned pending = __ballot_sync(0xffffffffu, bin >= 0);
+            while (pending) {
+                const int leader = __ffs(pending) - 1;
+                const int b = __shfl_sync(0xffffffffu, bin, leader);
+                const unsigned grp = __ballot_sync(0xffffffffu, bin == b);
+                const unsigned long long sum = MASS ? warp_sum_u64(bin == b ? wv : 0ull) : (unsigned long long)__popc(grp);
+                if (lane == leader) atomicAdd(&sm.hist[b], sum);
+                pending &= ~grp;
+            }
         }
-        if (cur >= 0 && acc) atomicAdd(&sm.hist[cur], acc);
         __syncthreads();
         if (t == 0) {
             int found = -1;
