@@ -799,7 +799,8 @@ MLXN_API int mlxn_dequantize_ggml_supported(int type);
  *           NVFP4 u8 E4M3 (0x7F/0xFF are NaN, as MLX's from_fp8).
  *   biases  AFFINE only: the scales' dtype and shape. NULL for the fp modes.
  * Element values: AFFINE q = the unsigned integer; MXFP4/NVFP4 q = E2M1
- * (nibble -> 0, .5, 1, 1.5, 2, 3, 4, 6, -0, -.5, ..., -6); MXFP8 q = E4M3.
+ * (nibble -> 0, .5, 1, 1.5, 2, 3, 4, 6, -0, -.5, ..., -6); MXFP8 q = E4M3
+ * (bytes 0x7F/0xFF are NaN).
  * Dequantized value, computed in f32 and rounded once to the output dtype
  * (round to nearest even):
  *   AFFINE  y = (q * scale) + bias    two f32 roundings, no fused multiply-add:
@@ -809,12 +810,14 @@ MLXN_API int mlxn_dequantize_ggml_supported(int type);
  *                                     (rounding q*scale to it first); mlxn
  *                                     computes in f32 from the exact scale and
  *                                     bias, so results may differ from MLX's by
- *                                     one unit in the last place of that dtype.
+ *                                     that extra rounding (half an ulp of
+ *                                     q*scale in that dtype) plus one ulp of y.
  *   MXFP4/MXFP8  y = q * 2^(s-127)    exact in f32 and bf16, as MLX.
  *   NVFP4   y = q * e4m3(s), or with a global scale g:
  *           y = q * (e4m3(s) * (g / 2688))   (2688 = 448 * 6), as MLX.
- * For f16 output of the fp modes MLX evaluates 2^(s-127) in f16 (overflow to
- * inf for s > 142); mlxn rounds the f32 product once.
+ * For f16 output of the fp modes MLX evaluates 2^(s-127) in f16 (inf for
+ * s > 142, 0 for s < 103) before multiplying; mlxn rounds the f32 product
+ * once, so the two agree exactly only for s in [103, 142].
  */
 typedef enum {
     MLXN_MLXQ_AFFINE = 0, /* bits 2, 3, 4, 5, 6, 8; group_size 32, 64, 128 */

@@ -240,3 +240,20 @@ def test_quantize_nvfp4_global_scale(rng, gscale):
     gq, gsc = mq.quantize(x, mode="nvfp4", global_scale=gscale)
     assert np.array_equal(gsc, np.array(s))
     assert np.array_equal(gq, np.array(wq))
+
+
+@pytest.mark.parametrize("mode", list(FP))
+def test_dequant_fp_f16_output(device, rng, mode):
+    """f16 output: exact where 2^(s-127) is an f16 number (MLX evaluates the
+    scale in f16; outside that range, s < 103 or s > 142, it under/overflows
+    there first and the contract differs on purpose). NVFP4 scales always fit."""
+    bits, gs = FP[mode]
+    rows, k = 8, 32 * gs
+    wq = rng.integers(0, 2**32, size=(rows, k * bits // 32), dtype=np.uint64).astype(np.uint32)
+    if mode == "nvfp4":
+        s = rng.permutation(256).astype(np.uint8).reshape(rows, k // gs)
+    else:
+        s = rng.integers(103, 143, size=(rows, k // gs)).astype(np.uint8)
+    want = f64(mx.dequantize(mx.array(wq), mx.array(s), mode=mode, dtype=mx.float16))
+    got = run_dequant(device, wq, s, None, "f16", mode=mode, bits=bits, gs=gs)
+    same_bits(got, want)
