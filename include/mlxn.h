@@ -661,7 +661,9 @@ MLXN_API mlxn_status mlxn_softmax_sample_workspace_size(const mlxn_device *d, in
      top-k: keep the first k tokens of the order (exactly k; ties at the k-th
        logit go to the lower indices).
      top-p: among the kept tokens, keep the shortest prefix whose mass is
-       >= top_p * (kept mass) (ties at the threshold go to the lower indices).
+       >= top_p * (kept mass), the product taken in the fixed-point masses and
+       rounded down (at least 1 unit); ties at the threshold go to the lower
+       indices.
      min-p: keep the tokens with d_i >= ln(min_p) (rounded to f32), i.e.
        p_i >= min_p * p_max; tokens tied at the threshold are all kept.
      The most likely token is always kept. The draw: M = kept mass,
