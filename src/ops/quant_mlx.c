@@ -113,7 +113,9 @@ static mlxn_status check_table(const char *op, const mlxn_mlxq_params *p, const 
                               (long long)K, p->group_size);
     if (w->dtype != MLXN_U32)
         return mlxn_set_error(MLXN_ERR_INVALID_ARGUMENT, "%s: w dtype (%s) must be u32", op, mlxn_dtype_name(w->dtype));
-    const int64_t kw = K / 32 * p->bits, ks = K / p->group_size; /* K % 16 == 0 and K*bits % 32 == 0 */
+    /* words per row K*bits/32, computed without overflow: K % 16 == 0 (every
+       group size is), and K/16 is even whenever bits is odd (groups >= 32) */
+    const int64_t kw = K / 16 * p->bits / 2, ks = K / p->group_size;
     if (!shape_is(w, ntl, lead_buf->shape, kw)) return shape_error(op, "w", w, lead_name, lead_buf, ntl, kw);
     if (m == MLXN_MLXQ_AFFINE) {
         if (!mlxn_is_float_dtype(scales->dtype))
