@@ -674,7 +674,8 @@ void fused_norm_suite(const test_env *env, report_t *rep, bool list) {
    required) over rows of 1, 3, 64, 257, 1025, 4096 and 16896 elements (dim 1,
    dims that are no multiple of any vector width, both sides of the CUDA
    warp/block split at 1024, and rows longer than the CUDA kernels keep in
-   registers, so their re-read path runs); the three multiplier forms; every
+   registers, so their re-read path runs: 16896 on the scalar path via a
+   misaligned view, 40000 on the vector path); the three multiplier forms; every
    allowed exact in-place alias; misaligned views of every tensor; eps 0 and
    0.1; magnitudes 1e3 / 1e-3; a NaN in one input element (its row — for
    head_norm_rope its head row — must come out all NaN and nothing else may
@@ -1225,6 +1226,10 @@ static void f2_mul_cases(dctx *d, f2op op, mlxn_dtype dt, wmode wm) {
     c = f2_base(op, dt, wm, 4, 130);
     c.nan = true; c.mform = 1; c.res = op == F2_ADDMUL;
     f2_each(d, &c);
+    /* rows longer than the CUDA kernels keep in registers on the vector
+       path (40000) and on the scalar path (misaligned 16896) */
+    c = f2_base(op, dt, wm, 2, 40000); c.mform = 0; c.res = op == F2_ADDMUL; f2_each(d, &c);
+    c = f2_base(op, dt, wm, 2, 16896); c.mform = 1; c.misalign = 1; f2_each(d, &c);
 }
 
 static void f2_tri_cases(dctx *d, f2op op, mlxn_dtype dt, wmode wm) {
@@ -1243,6 +1248,8 @@ static void f2_tri_cases(dctx *d, f2op op, mlxn_dtype dt, wmode wm) {
     c = f2_base(op, dt, wm, 3, 2048); c.alias = 1; c.misalign = 1; f2_each(d, &c);
     if (op == F2_PTRI) { c = f2_base(op, dt, wm, 6, 257); c.alias = 2; f2_each(d, &c); }
     c = f2_base(op, dt, wm, 4, 130); c.nan = true; f2_each(d, &c);
+    c = f2_base(op, dt, wm, 1, 40000); f2_each(d, &c);
+    c = f2_base(op, dt, wm, 2, 16896); c.misalign = 1; f2_each(d, &c);
 }
 
 static void f2_moe_cases(dctx *d, f2op op, mlxn_dtype dt, wmode wm) {
@@ -1265,6 +1272,8 @@ static void f2_moe_cases(dctx *d, f2op op, mlxn_dtype dt, wmode wm) {
     c = f2_base(op, dt, wm, 6, 257); c.K = 4; c.res = true; c.alias = 1; f2_each(d, &c);
     if (op == F2_MOED) { c = f2_base(op, dt, wm, 3, 2048); c.K = 2; c.res = true; c.alias = 2; c.misalign = 1; f2_each(d, &c); }
     c = f2_base(op, dt, wm, 4, 130); c.K = 3; c.res = true; c.nan = true; f2_each(d, &c);
+    c = f2_base(op, dt, wm, 1, 40000); c.K = 2; c.res = true; f2_each(d, &c);
+    c = f2_base(op, dt, wm, 2, 16896); c.K = 2; c.res = op == F2_MOE; c.misalign = 1; f2_each(d, &c);
 }
 
 static void f2_hnr_cases(dctx *d, mlxn_dtype dt, wmode wm) {
