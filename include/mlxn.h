@@ -1042,8 +1042,8 @@ MLXN_API int64_t mlxn_ggml_block_size(mlxn_ggml_type t);
 MLXN_API int64_t mlxn_ggml_type_size(mlxn_ggml_type t);
 /* 0: not a ggml type id (files using it are rejected).
    1: known and within mlxn's scope (float/int types and the block formats
-      whose layout mlxn implements or documents: Q4_0..Q8_K, IQ4_NL, MXFP4, NVFP4, Q1_0, Q2_0).
-   2: known but unsupported (IQ1/IQ2/IQ3/IQ4_XS, TQ1_0/TQ2_0: grid-table formats);
+      whose layout mlxn implements: Q4_0..Q8_K, IQ4_NL, IQ4_XS, MXFP4, NVFP4, Q1_0, Q2_0).
+   2: known but unsupported (IQ1/IQ2/IQ3, TQ1_0/TQ2_0: grid-table formats);
       files holding them are still parsed and their bytes reachable. */
 MLXN_API int mlxn_ggml_type_known(mlxn_ggml_type t);
 
