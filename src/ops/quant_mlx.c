@@ -14,7 +14,8 @@
      i[4] y dtype
      i[5] ids dtype (gather; -1 for dequantize)
      d[0] mode (mlxn_mlxq_mode), d[1] bits, d[2] group_size, d[3] 1 for gather
-     f[0] NVFP4 global factor g / 2688 (0: none), computed here in f32
+     i[6] 1 when there is an NVFP4 global scale (then f[0] is its factor)
+     f[0] NVFP4 global factor g / 2688 in f32 (may underflow to 0: still applied)
      f[1] gather multiplier (1: none)
 
    Every row of w is a bit stream of K*bits bits = K*bits/8 bytes, a whole
@@ -171,7 +172,9 @@ static void fill_call(mlxn_op_call *c, mlxn_op_kind k, const char *op, const mlx
     c->u.gen.d[1] = p->bits;
     c->u.gen.d[2] = p->group_size;
     c->u.gen.d[3] = ids ? 1 : 0;
-    c->u.gen.f[0] = p->mode == MLXN_MLXQ_NVFP4 && p->global_scale != 0.0f ? p->global_scale / 2688.0f : 0.0f;
+    const bool has_g = p->mode == MLXN_MLXQ_NVFP4 && p->global_scale != 0.0f;
+    c->u.gen.i[6] = has_g ? 1 : 0;
+    c->u.gen.f[0] = has_g ? p->global_scale / 2688.0f : 0.0f;
     c->u.gen.f[1] = mult;
 }
 

@@ -131,7 +131,7 @@ static void run_case(ctx_t *cx, const char *name, const qcase *c) {
             sb[ns - 1] = 255;
         }
     }
-    const double gfac = c->gscale != 0.0f ? (double)(c->gscale / 2688.0f) : 0.0;
+    const double gfac = c->gscale != 0.0f ? (double)(c->gscale / 2688.0f) : -1.0;
     const double mult = c->gather ? (double)c->mult : 1.0;
     if (c->gather) {
         for (int64_t t = 0; t < c->nids; t++) {
@@ -285,6 +285,8 @@ static void differential_cases(ctx_t *cx) {
                     run(cx, &c);
                     c.gscale = 1e-3f;
                     c.mis = 1;
+                    run(cx, &c);
+                    c.gscale = 1e-44f; /* its factor underflows to 0 in f32: still applied */
                     run(cx, &c);
                     /* K an odd multiple of 16: rows of an odd number of 8-byte halves */
                     c.gscale = 0.0f;
