@@ -203,8 +203,11 @@ typedef struct mlxn_backend_vtable {
     mlxn_op_fn cumsum;
     mlxn_op_fn row_sum;
     /* [sort] */
-    mlxn_op_fn argsort;
-    mlxn_op_fn top_k;
+    mlxn_op_fn argsort;        /* args: 0 x, 1 idx, 2 ws                  */
+    mlxn_op_fn top_k;          /* args: 0 x, 1 idx, 2 val (optional), 3 ws */
+    /* workspace bytes the argsort / top_k call c needs (plan filled, pointers
+       unused); NULL means 0 */
+    int (*sort_workspace)(void *dev, const mlxn_op_call *c, size_t *bytes);
     /* [/sort] */
     /* [sample] */
     mlxn_op_fn moe_softmax_topk;    /* args: 0 logits, 1 expert_scale, 2 ids, 3 weights        */

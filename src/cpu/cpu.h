@@ -27,6 +27,9 @@ int mlxn_cpu_argmax(void *dev, void *enc, const mlxn_op_call *c);  /* reduce.c *
 int mlxn_cpu_cumsum(void *dev, void *enc, const mlxn_op_call *c);
 int mlxn_cpu_row_sum(void *dev, void *enc, const mlxn_op_call *c);
 /* [sort] */
+int mlxn_cpu_argsort(void *dev, void *enc, const mlxn_op_call *c); /* sort.c */
+int mlxn_cpu_top_k(void *dev, void *enc, const mlxn_op_call *c);
+int mlxn_cpu_sort_workspace(void *dev, const mlxn_op_call *c, size_t *bytes);
 /* [/sort] */
 /* [sample] */
 int mlxn_cpu_moe_softmax_topk(void *dev, void *enc, const mlxn_op_call *c); /* sample.c */
@@ -34,10 +37,6 @@ int mlxn_cpu_moe_weighted_reduce(void *dev, void *enc, const mlxn_op_call *c);
 int mlxn_cpu_softmax_sample(void *dev, void *enc, const mlxn_op_call *c);
 /* [/sample] */
 /* [fused_norm2] */
-int mlxn_cpu_rms_norm_mul(void *dev, void *enc, const mlxn_op_call *c); /* fused_norm.c */
-int mlxn_cpu_head_norm_rope(void *dev, void *enc, const mlxn_op_call *c);
-int mlxn_cpu_moe_wsum_norm_add(void *dev, void *enc, const mlxn_op_call *c);
-int mlxn_cpu_triple_norm(void *dev, void *enc, const mlxn_op_call *c);
 /* [/fused_norm2] */
 /* [backward] */
 int mlxn_cpu_softmax_backward(void *dev, void *enc, const mlxn_op_call *c); /* backward.c */

@@ -296,8 +296,9 @@ extern "C" const mlxn_backend_vtable mlxn_cuda_backend = {
     .cumsum = mlxn_cuda_cumsum,
     .row_sum = mlxn_cuda_row_sum,
     /* [sort] */
-    .argsort = NULL,
-    .top_k = NULL,
+    .argsort = mlxn_cuda_argsort,
+    .top_k = mlxn_cuda_top_k,
+    .sort_workspace = mlxn_cuda_sort_workspace,
     /* [/sort] */
     /* [sample] */
     .moe_softmax_topk = mlxn_cuda_moe_softmax_topk,
@@ -305,10 +306,10 @@ extern "C" const mlxn_backend_vtable mlxn_cuda_backend = {
     .softmax_sample = mlxn_cuda_softmax_sample,
     /* [/sample] */
     /* [fused_norm2] */
-    .rms_norm_mul = mlxn_cuda_rms_norm_mul,
-    .head_norm_rope = mlxn_cuda_head_norm_rope,
-    .moe_wsum_norm_add = mlxn_cuda_moe_wsum_norm_add,
-    .triple_norm = mlxn_cuda_triple_norm,
+    .rms_norm_mul = NULL,
+    .head_norm_rope = NULL,
+    .moe_wsum_norm_add = NULL,
+    .triple_norm = NULL,
     /* [/fused_norm2] */
     /* [backward] */
     .softmax_backward = mlxn_cuda_softmax_backward,
