@@ -467,6 +467,103 @@ MLXN_API mlxn_status mlxn_rms_norm_gate(mlxn_encoder *e, const mlxn_buffer *x, c
                                         const mlxn_buffer *z, mlxn_buffer *y, const mlxn_norm_params *p);
 
 /* [fused_norm2] */
+/* Norm times a multiplier tensor m (the multiplier lives on the device).
+   m: numel equal to x's (a full [..., dim] tensor of x's dtype: mlx-native
+   rms_norm_mul, the fusion of rms_norm then mul), or numel dim (one value per
+   column, x's dtype or f32), or numel 1 (a device scalar, x's dtype or f32:
+   Gemma 4's layer scalar). The forms are told apart by numel: dim means a
+   column vector (also when x has a single row, where full and column are the
+   same thing), then numel(x) full, then 1 scalar (when dim is 1 a scalar is a
+   column). w: NULL or [dim] (x's dtype or f32). Outputs must not overlap w or a
+   column/scalar m; y may be exactly x or a full m.
+     rms_norm_mul:      y = rms_norm(x) * w * m
+     add_rms_norm_mul:  s = a + b; y = rms_norm(s) * w * m; sum_out: NULL or s
+                        (rounded; s is normalized in f32 before rounding)
+                        (mlx-native fused_residual_norm(_scalar), vector or scalar)
+     rms_norm_add_mul:  y = (res + rms_norm(x) * w) * m
+                        (mlx-native fused_norm_add_scalar with a device scalar/vector)
+   The other mlx-native residual forms are already ops above: fused_residual_norm
+   (rms_norm(res + in) * w, optional sum) is mlxn_add_rms_norm; fused_norm_add
+   (res + rms_norm(in) * w, with or without w) and fused_norm_add_scalar with a
+   host scalar are mlxn_rms_norm_add. */
+MLXN_API mlxn_status mlxn_rms_norm_mul(mlxn_encoder *e, const mlxn_buffer *x, const mlxn_buffer *w,
+                                       const mlxn_buffer *m, mlxn_buffer *y, const mlxn_norm_params *p);
+MLXN_API mlxn_status mlxn_add_rms_norm_mul(mlxn_encoder *e, const mlxn_buffer *a, const mlxn_buffer *b,
+                                           const mlxn_buffer *w, const mlxn_buffer *m, mlxn_buffer *y,
+                                           mlxn_buffer *sum_out, const mlxn_norm_params *p);
+MLXN_API mlxn_status mlxn_rms_norm_add_mul(mlxn_encoder *e, const mlxn_buffer *x, const mlxn_buffer *w,
+                                           const mlxn_buffer *res, const mlxn_buffer *m, mlxn_buffer *y,
+                                           const mlxn_norm_params *p);
+
+/* Triple norm (Gemma 4 pre-FFN; mlx-native rms_norm_f32_triple): one RMS of x,
+   three weights: y_k = rms_norm(x) * w3[k, :] for k = 0, 1, 2.
+   x, y0, y1, y2: [..., dim] same dtype (f32/f16/bf16); w3: [3, dim] (the three
+   weights stacked; x's dtype or f32). An output may be exactly x; outputs must
+   not overlap each other or w3. */
+MLXN_API mlxn_status mlxn_triple_norm(mlxn_encoder *e, const mlxn_buffer *x, const mlxn_buffer *w3, mlxn_buffer *y0,
+                                      mlxn_buffer *y1, mlxn_buffer *y2, const mlxn_norm_params *p);
+
+/* Post-attention triple norm (mlx-native fused_post_attn_triple_norm):
+   r = h + rms_norm(attn) * w_post;  res = r;  y_k = rms_norm(r) * w3[k, :].
+   r is kept in f32 (res receives it rounded). h, attn, res, y0..y2: [..., dim]
+   same dtype; w_post: [dim], w3: [3, dim] (each x's dtype or f32). An output
+   may be exactly h or attn; outputs must not overlap each other or the weights. */
+MLXN_API mlxn_status mlxn_post_attn_triple_norm(mlxn_encoder *e, const mlxn_buffer *h, const mlxn_buffer *attn,
+                                                const mlxn_buffer *w_post, const mlxn_buffer *w3, mlxn_buffer *res,
+                                                mlxn_buffer *y0, mlxn_buffer *y1, mlxn_buffer *y2,
+                                                const mlxn_norm_params *p);
+
+/* MoE weighted sum, norm and residual (Gemma 4 MoE; mlx-native
+   fused_moe_wsum_norm_add): v[t] = sum_k wk[t, k] * ys[t, k, :] (in f32, k in
+   order); y[t] = res[t] + rms_norm(v[t]) * nw.
+   ys: [T, K, dim] f32/f16/bf16; wk: f32 [T, K]; res, y: [T, dim] (any shape of
+   T*dim elements with last dim dim) of ys's dtype; res NULL: y = rms_norm(v) * nw;
+   nw: NULL or [dim] (ys's dtype or f32). y may be exactly res; it must not
+   overlap ys, wk or nw. */
+MLXN_API mlxn_status mlxn_moe_wsum_norm_add(mlxn_encoder *e, const mlxn_buffer *ys, const mlxn_buffer *wk,
+                                            const mlxn_buffer *res, const mlxn_buffer *nw, mlxn_buffer *y,
+                                            const mlxn_norm_params *p);
+
+/* The double-norm variant (mlx-native fused_moe_wsum_dnorm_add): the dense MLP
+   output and the MoE weighted sum are normed separately, each with its weight:
+   y[t] = res[t] + rms_norm(dense[t]) * w_dense + rms_norm(v[t]) * nw.
+   mlx-native's kernel has no residual term: pass res = NULL for it. dense: like
+   res; w_dense: NULL or [dim] (ys's dtype or f32). y may be exactly res or dense. */
+MLXN_API mlxn_status mlxn_moe_wsum_dnorm_add(mlxn_encoder *e, const mlxn_buffer *ys, const mlxn_buffer *wk,
+                                             const mlxn_buffer *dense, const mlxn_buffer *w_dense,
+                                             const mlxn_buffer *res, const mlxn_buffer *nw, mlxn_buffer *y,
+                                             const mlxn_norm_params *p);
+
+typedef struct {
+    uint32_t head_dim;   /* D: even, 2 .. MLXN_ROPE_MAX_HEAD_DIM                       */
+    uint32_t rope_dim;   /* rotated dims: even, 0 .. head_dim (0: norm only)            */
+    float    eps;        /* >= 0, finite                                                */
+    float    freq_base;  /* > 0, finite (theta: 10000, 1e6, ...)                        */
+    int      co_permuted;/* y_co layout: 0 as y ([S, H, D]), 1 permuted to [H, S, D]    */
+} mlxn_head_norm_rope_params;
+
+/* Per-head RMS norm + NeoX RoPE (Gemma 4 Q/K; mlx-native fused_head_norm_rope).
+   x, y: [S, H, D] (a batch of S tokens) or [H, D] (one token, S = 1), f32/f16/bf16,
+   same dtype and shape (y may be x). w: NULL or [D] (x's dtype or f32).
+   positions: i32 or u32 [S]. freq_factors: NULL or f32 [>= rope_dim/2].
+   For token s, head h: n = x[s,h,:] * rsqrt(mean(x[s,h,:]^2) + eps) * w; for
+   i < rope_dim/2 the pair (n[i], n[i + D/2]) is rotated by
+     theta = pos[s] * freq_base^(-2i/D) / ff[i]:
+     y[i] = n[i] cos - n[i+D/2] sin,  y[i+D/2] = n[i] sin + n[i+D/2] cos;
+   every other element is n itself. Note the convention (mlx-native's, and
+   mlx-lm's ProportionalRoPE for Gemma 4's partial rotary): the exponent's
+   denominator is head_dim and the partner is always at D/2, whatever rope_dim.
+   It equals mlxn_rms_norm followed by mlxn_rope(NEOX, n_dims = head_dim) with
+   freq factors ff[i] for i < rope_dim/2 and +inf beyond (within rounding); for
+   rope_dim == head_dim it is plain NeoX RoPE. Angles in double, rotation in f32,
+   one rounding per output.
+   y_co: NULL, or a second output of S*H*D elements (any float dtype) receiving
+   the same f32 values rounded to its dtype (mlx-native's bf16 co-write), laid
+   out as y, or as [H, S, D] when co_permuted (the layout attention wants).
+   y_co must not overlap x, y, w, positions or freq_factors. */
+MLXN_API mlxn_status mlxn_head_norm_rope(mlxn_encoder *e, const mlxn_buffer *x, const mlxn_buffer *w,
+                                         const mlxn_buffer *positions, const mlxn_buffer *freq_factors,
+                                         mlxn_buffer *y, mlxn_buffer *y_co, const mlxn_head_norm_rope_params *p);
 /* [/fused_norm2] */
 
 /* ------------------------------------------------------------------------- */
@@ -716,7 +813,9 @@ MLXN_API mlxn_status mlxn_softmax_sample_workspace_size(const mlxn_device *d, in
      top-k: keep the first k tokens of the order (exactly k; ties at the k-th
        logit go to the lower indices).
      top-p: among the kept tokens, keep the shortest prefix whose mass is
-       >= top_p * (kept mass) (ties at the threshold go to the lower indices).
+       >= top_p * (kept mass), the product taken in the fixed-point masses and
+       rounded down (at least 1 unit); ties at the threshold go to the lower
+       indices.
      min-p: keep the tokens with d_i >= ln(min_p) (rounded to f32), i.e.
        p_i >= min_p * p_max; tokens tied at the threshold are all kept.
      The most likely token is always kept. The draw: M = kept mass,
@@ -854,7 +953,8 @@ MLXN_API int mlxn_dequantize_ggml_supported(int type);
  *           NVFP4 u8 E4M3 (0x7F/0xFF are NaN, as MLX's from_fp8).
  *   biases  AFFINE only: the scales' dtype and shape. NULL for the fp modes.
  * Element values: AFFINE q = the unsigned integer; MXFP4/NVFP4 q = E2M1
- * (nibble -> 0, .5, 1, 1.5, 2, 3, 4, 6, -0, -.5, ..., -6); MXFP8 q = E4M3.
+ * (nibble -> 0, .5, 1, 1.5, 2, 3, 4, 6, -0, -.5, ..., -6); MXFP8 q = E4M3
+ * (bytes 0x7F/0xFF are NaN).
  * Dequantized value, computed in f32 and rounded once to the output dtype
  * (round to nearest even):
  *   AFFINE  y = (q * scale) + bias    two f32 roundings, no fused multiply-add:
@@ -864,12 +964,14 @@ MLXN_API int mlxn_dequantize_ggml_supported(int type);
  *                                     (rounding q*scale to it first); mlxn
  *                                     computes in f32 from the exact scale and
  *                                     bias, so results may differ from MLX's by
- *                                     one unit in the last place of that dtype.
+ *                                     that extra rounding (half an ulp of
+ *                                     q*scale in that dtype) plus one ulp of y.
  *   MXFP4/MXFP8  y = q * 2^(s-127)    exact in f32 and bf16, as MLX.
  *   NVFP4   y = q * e4m3(s), or with a global scale g:
  *           y = q * (e4m3(s) * (g / 2688))   (2688 = 448 * 6), as MLX.
- * For f16 output of the fp modes MLX evaluates 2^(s-127) in f16 (overflow to
- * inf for s > 142); mlxn rounds the f32 product once.
+ * For f16 output of the fp modes MLX evaluates 2^(s-127) in f16 (inf for
+ * s > 142, 0 for s < 103) before multiplying; mlxn rounds the f32 product
+ * once, so the two agree exactly only for s in [103, 142].
  */
 typedef enum {
     MLXN_MLXQ_AFFINE = 0, /* bits 2, 3, 4, 5, 6, 8; group_size 32, 64, 128 */
@@ -995,8 +1097,8 @@ MLXN_API int64_t mlxn_ggml_block_size(mlxn_ggml_type t);
 MLXN_API int64_t mlxn_ggml_type_size(mlxn_ggml_type t);
 /* 0: not a ggml type id (files using it are rejected).
    1: known and within mlxn's scope (float/int types and the block formats
-      whose layout mlxn implements or documents: Q4_0..Q8_K, IQ4_NL, MXFP4, NVFP4, Q1_0, Q2_0).
-   2: known but unsupported (IQ1/IQ2/IQ3/IQ4_XS, TQ1_0/TQ2_0: grid-table formats);
+      whose layout mlxn implements: Q4_0..Q8_K, IQ4_NL, IQ4_XS, MXFP4, NVFP4, Q1_0, Q2_0).
+   2: known but unsupported (IQ1/IQ2/IQ3, TQ1_0/TQ2_0: grid-table formats);
       files holding them are still parsed and their bytes reachable. */
 MLXN_API int mlxn_ggml_type_known(mlxn_ggml_type t);
 

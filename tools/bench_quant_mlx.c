@@ -47,7 +47,7 @@ static mlxn_status make_set(const bench_case *c, mlxn_device *d, rng_t *rng, voi
     const int gather = (int)c->i[0], mode = (int)c->i[3], bits = (int)c->i[4], gs = (int)c->i[5];
     const int64_t rows = c->i[1], K = c->i[2], nid = c->i[6];
     const mlxn_dtype sdt = (mlxn_dtype)(int)c->f[0];
-    const int64_t wsh[2] = {rows, K / 32 * bits}, ssh[2] = {rows, K / gs}, ish[1] = {nid};
+    const int64_t wsh[2] = {rows, K * bits / 32}, ssh[2] = {rows, K / gs}, ish[1] = {nid};
     const int64_t ysh[2] = {gather ? nid : rows, K};
     mlxn_status st = bench_buffer(d, MLXN_U32, 2, wsh, rng, 0.0, 4294967295.0, 1, &s->w);
     if (!st) {

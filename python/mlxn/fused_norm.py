@@ -106,3 +106,67 @@ def rms_norm_gate_np(x, z, w=None, *, eps=1e-6, dtype=None, w_dtype=None, device
     """mlxn.fused_norm.rms_norm_gate on numpy arrays."""
     return _run(lambda enc, r, wb, o: rms_norm_gate(enc, r[0], wb, r[1], o[0], eps=eps),
                 [x, z], w, dtype, w_dtype, device, backend, 1)[0]
+
+
+# ---- [fused_norm2] ------------------------------------------------------------
+
+class HeadNormRopeParams(ctypes.Structure):
+    _fields_ = [("head_dim", ctypes.c_uint32), ("rope_dim", ctypes.c_uint32), ("eps", ctypes.c_float),
+                ("freq_base", ctypes.c_float), ("co_permuted", ctypes.c_int)]
+
+
+_proto("mlxn_rms_norm_mul", _st, _vp, _vp, _vp, _vp, _vp, ctypes.POINTER(NormParams))
+_proto("mlxn_add_rms_norm_mul", _st, _vp, _vp, _vp, _vp, _vp, _vp, _vp, ctypes.POINTER(NormParams))
+_proto("mlxn_rms_norm_add_mul", _st, _vp, _vp, _vp, _vp, _vp, _vp, ctypes.POINTER(NormParams))
+_proto("mlxn_triple_norm", _st, _vp, _vp, _vp, _vp, _vp, _vp, ctypes.POINTER(NormParams))
+_proto("mlxn_post_attn_triple_norm", _st, _vp, _vp, _vp, _vp, _vp, _vp, _vp, _vp, _vp, ctypes.POINTER(NormParams))
+_proto("mlxn_moe_wsum_norm_add", _st, _vp, _vp, _vp, _vp, _vp, _vp, ctypes.POINTER(NormParams))
+_proto("mlxn_moe_wsum_dnorm_add", _st, _vp, _vp, _vp, _vp, _vp, _vp, _vp, _vp, ctypes.POINTER(NormParams))
+_proto("mlxn_head_norm_rope", _st, _vp, _vp, _vp, _vp, _vp, _vp, _vp, ctypes.POINTER(HeadNormRopeParams))
+
+__all__ += ["HeadNormRopeParams", "rms_norm_mul", "add_rms_norm_mul", "rms_norm_add_mul", "triple_norm",
+            "post_attn_triple_norm", "moe_wsum_norm_add", "moe_wsum_dnorm_add", "head_norm_rope"]
+
+
+def rms_norm_mul(enc, x, w, m, out, *, eps=1e-6):
+    """mlxn_rms_norm_mul: out = rms_norm(x) * w * m; m full (x's shape), [dim] or one element."""
+    _check(_lib.mlxn_rms_norm_mul(enc, x, w, m, out, ctypes.byref(NormParams(eps))))
+
+
+def add_rms_norm_mul(enc, a, b, w, m, out, sum_out=None, *, eps=1e-6):
+    """mlxn_add_rms_norm_mul: s = a + b; out = rms_norm(s) * w * m; sum_out (optional) = s."""
+    _check(_lib.mlxn_add_rms_norm_mul(enc, a, b, w, m, out, sum_out, ctypes.byref(NormParams(eps))))
+
+
+def rms_norm_add_mul(enc, x, w, res, m, out, *, eps=1e-6):
+    """mlxn_rms_norm_add_mul: out = (res + rms_norm(x) * w) * m."""
+    _check(_lib.mlxn_rms_norm_add_mul(enc, x, w, res, m, out, ctypes.byref(NormParams(eps))))
+
+
+def triple_norm(enc, x, w3, y0, y1, y2, *, eps=1e-6):
+    """mlxn_triple_norm: y_k = rms_norm(x) * w3[k]; w3 [3, dim]."""
+    _check(_lib.mlxn_triple_norm(enc, x, w3, y0, y1, y2, ctypes.byref(NormParams(eps))))
+
+
+def post_attn_triple_norm(enc, h, attn, w_post, w3, res, y0, y1, y2, *, eps=1e-6):
+    """mlxn_post_attn_triple_norm: res = h + rms_norm(attn) * w_post; y_k = rms_norm(res) * w3[k]."""
+    _check(_lib.mlxn_post_attn_triple_norm(enc, h, attn, w_post, w3, res, y0, y1, y2, ctypes.byref(NormParams(eps))))
+
+
+def moe_wsum_norm_add(enc, ys, wk, res, nw, out, *, eps=1e-6):
+    """mlxn_moe_wsum_norm_add: out = res + rms_norm(sum_k wk[:, k] * ys[:, k]) * nw (res may be None)."""
+    _check(_lib.mlxn_moe_wsum_norm_add(enc, ys, wk, res, nw, out, ctypes.byref(NormParams(eps))))
+
+
+def moe_wsum_dnorm_add(enc, ys, wk, dense, w_dense, res, nw, out, *, eps=1e-6):
+    """mlxn_moe_wsum_dnorm_add: out = res + rms_norm(dense) * w_dense + rms_norm(sum_k wk ys) * nw."""
+    _check(_lib.mlxn_moe_wsum_dnorm_add(enc, ys, wk, dense, w_dense, res, nw, out, ctypes.byref(NormParams(eps))))
+
+
+def head_norm_rope(enc, x, w, positions, freq_factors, out, out_co=None, *, head_dim, rope_dim=None, eps=1e-6,
+                   freq_base=10000.0, co_permuted=False):
+    """mlxn_head_norm_rope: per-head rms norm (* w) then NeoX RoPE with pairs (i, i + D/2) for
+    i < rope_dim/2, angle pos * freq_base^(-2i/D) / ff[i]; out_co: optional second output."""
+    p = HeadNormRopeParams(head_dim, head_dim if rope_dim is None else rope_dim, eps, freq_base,
+                           1 if co_permuted else 0)
+    _check(_lib.mlxn_head_norm_rope(enc, x, w, positions, freq_factors, out, out_co, ctypes.byref(p)))

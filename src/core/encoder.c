@@ -53,6 +53,12 @@ static mlxn_op_fn op_fn(const mlxn_backend_vtable *vt, mlxn_op_kind k) {
     case MLXN_OPK_DEQUANT_MLX: return vt->dequant_mlx;
     case MLXN_OPK_GATHER_MLX: return vt->gather_mlx;
     /* [/quant_mlx] */
+    /* [fused_norm2] */
+    case MLXN_OPK_RMS_NORM_MUL: return vt->rms_norm_mul;
+    case MLXN_OPK_HEAD_NORM_ROPE: return vt->head_norm_rope;
+    case MLXN_OPK_MOE_WSUM_NORM_ADD: return vt->moe_wsum_norm_add;
+    case MLXN_OPK_TRIPLE_NORM: return vt->triple_norm;
+    /* [/fused_norm2] */
     default: return NULL;
     }
 }

@@ -201,10 +201,10 @@ const mlxn_backend_vtable mlxn_cpu_backend = {
     .softmax_sample = mlxn_cpu_softmax_sample,
     /* [/sample] */
     /* [fused_norm2] */
-    .rms_norm_mul = NULL,
-    .head_norm_rope = NULL,
-    .moe_wsum_norm_add = NULL,
-    .triple_norm = NULL,
+    .rms_norm_mul = mlxn_cpu_rms_norm_mul,
+    .head_norm_rope = mlxn_cpu_head_norm_rope,
+    .moe_wsum_norm_add = mlxn_cpu_moe_wsum_norm_add,
+    .triple_norm = mlxn_cpu_triple_norm,
     /* [/fused_norm2] */
     /* [backward] */
     .softmax_backward = mlxn_cpu_softmax_backward,

@@ -37,6 +37,10 @@ int mlxn_cpu_moe_weighted_reduce(void *dev, void *enc, const mlxn_op_call *c);
 int mlxn_cpu_softmax_sample(void *dev, void *enc, const mlxn_op_call *c);
 /* [/sample] */
 /* [fused_norm2] */
+int mlxn_cpu_rms_norm_mul(void *dev, void *enc, const mlxn_op_call *c); /* fused_norm.c */
+int mlxn_cpu_head_norm_rope(void *dev, void *enc, const mlxn_op_call *c);
+int mlxn_cpu_moe_wsum_norm_add(void *dev, void *enc, const mlxn_op_call *c);
+int mlxn_cpu_triple_norm(void *dev, void *enc, const mlxn_op_call *c);
 /* [/fused_norm2] */
 /* [backward] */
 int mlxn_cpu_softmax_backward(void *dev, void *enc, const mlxn_op_call *c); /* backward.c */

@@ -286,3 +286,403 @@ int mlxn_cpu_rms_norm_gate(void *dev, void *enc, const mlxn_op_call *c) {
     (void)enc;
     return run(c);
 }
+
+/* ==== [fused_norm2] rms_norm_mul (3 variants), triple norms, MoE weighted-sum
+   norms, head_norm_rope. Argument orders and plan slots: src/ops/fused_norm.c.
+
+   The same two-pass block scheme as above (pass 1 stages the normalized
+   operand as f32 and sums its squares per block, block sums in double; pass 2
+   stages the inputs again and writes every output, rounded once). Outputs of
+   a block are computed into f32 temporaries before any of them is stored, so
+   an output that is exactly an input view (allowed by the ops layer) never
+   feeds a later read of the same block. Operands that are recomputed in a
+   later pass (a + b, the post-attention residual, the MoE weighted sum) are
+   recomputed with the same f32 operations, so every pass sees the same value. */
+
+static inline bool mlxn_is_float_dt(int dt) { return dt == MLXN_F32 || dt == MLXN_F16 || dt == MLXN_BF16; }
+
+static inline float ld1(int dt, const void *p, int64_t i) {
+    if (dt == MLXN_F32) return ((const float *)p)[i];
+    if (dt == MLXN_F16) return mlxn_h2f_fast(((const uint16_t *)p)[i]);
+    return mlxn_b2f(((const uint16_t *)p)[i]);
+}
+
+static inline int blk(int64_t dim, int64_t i0) { return (int)(dim - i0 < BLOCK ? dim - i0 : BLOCK); }
+
+static inline float inv_rms_d(double ss, int64_t dim, float eps) {
+    return (float)(1.0 / sqrt(ss / (double)dim + (double)eps));
+}
+
+/* The team for `rows` rows of `dim` elements (see run()). */
+static inline bool par_rows(int nt, int64_t rows, int64_t work) { return nt > 1 && rows > 1 && work >= 16384; }
+
+/* ---- rms_norm_mul ------------------------------------------------------------ */
+
+typedef struct {
+    int variant, dt, wdt, mdt, mform;
+    int64_t dim;
+    float eps;
+    const void *in0, *in1, *w, *m;
+    void *y, *sum;
+} mul_args;
+
+static inline const float *stage_v2(int dt, const void *in0, const void *in1, int64_t off, int n, float *t0,
+                                    float *t1) {
+    const float *pa = stage_in(dt, in0, off, n, t0);
+    if (!in1) return pa;
+    const float *pb = stage_in(dt, in1, off, n, t1);
+#pragma omp simd
+    for (int i = 0; i < n; i++) t0[i] = pa[i] + pb[i];
+    return t0;
+}
+
+static void row_mul(const mul_args *a, int64_t r) {
+    float t0[BLOCK], t1[BLOCK], tw[BLOCK], tm[BLOCK], tr[BLOCK], to[BLOCK];
+    const int64_t dim = a->dim, base = r * dim;
+    const void *add = a->variant == 1 ? a->in1 : NULL; /* b is added before the norm */
+    double ss = 0.0;
+    for (int64_t i0 = 0; i0 < dim; i0 += BLOCK) {
+        const int n = blk(dim, i0);
+        ss += (double)sumsq(stage_v2(a->dt, a->in0, add, base + i0, n, t0, t1), n);
+    }
+    const float rs = inv_rms_d(ss, dim, a->eps);
+    const float m0 = a->mform == 2 ? ld1(a->mdt, a->m, 0) : 0.0f;
+    for (int64_t i0 = 0; i0 < dim; i0 += BLOCK) {
+        const int n = blk(dim, i0);
+        const float *v = stage_v2(a->dt, a->in0, add, base + i0, n, t0, t1);
+        if (a->w) {
+            const float *w = stage_in(a->wdt, a->w, i0, n, tw);
+#pragma omp simd
+            for (int i = 0; i < n; i++) to[i] = v[i] * rs * w[i];
+        } else {
+#pragma omp simd
+            for (int i = 0; i < n; i++) to[i] = v[i] * rs;
+        }
+        if (a->variant == 2) {
+            const float *res = stage_in(a->dt, a->in1, base + i0, n, tr);
+#pragma omp simd
+            for (int i = 0; i < n; i++) to[i] = res[i] + to[i];
+        }
+        if (a->mform == 2) {
+#pragma omp simd
+            for (int i = 0; i < n; i++) to[i] = to[i] * m0;
+        } else {
+            const float *m = stage_in(a->mdt, a->m, a->mform == 0 ? base + i0 : i0, n, tm);
+#pragma omp simd
+            for (int i = 0; i < n; i++) to[i] = to[i] * m[i];
+        }
+        /* v is a staged copy except for f32 x without b: then y == x is read
+           above (into to) before this store */
+        if (a->sum) stage_out(a->dt, v, a->sum, base + i0, n);
+        stage_out(a->dt, to, a->y, base + i0, n);
+    }
+}
+
+int mlxn_cpu_rms_norm_mul(void *dev, void *enc, const mlxn_op_call *c) {
+    (void)dev;
+    (void)enc;
+    mul_args a;
+    a.variant = (int)c->u.gen.d[3];
+    a.dt = (int)c->u.gen.d[0];
+    a.wdt = (int)c->u.gen.d[1];
+    a.mdt = (int)c->u.gen.d[2];
+    a.mform = (int)c->u.gen.i[2];
+    a.dim = c->u.gen.i[1];
+    a.eps = c->u.gen.f[0];
+    a.in0 = c->args[0].ptr;
+    a.in1 = c->args[1].ptr;
+    a.w = c->args[2].ptr;
+    a.m = c->args[3].ptr;
+    a.y = c->args[4].ptr;
+    a.sum = c->args[5].ptr;
+    if (!mlxn_is_float_dt(a.dt))
+        return mlxn_backend_error(MLXN_ERR_UNSUPPORTED, "%s: dtype %s is not supported by the cpu backend", c->name,
+                                  mlxn_dtype_name((mlxn_dtype)a.dt));
+    const int64_t rows = c->u.gen.i[0];
+    const int nt = mlxn_cpu_threads();
+#pragma omp parallel for schedule(static) num_threads(nt) if (par_rows(nt, rows, rows * a.dim))
+    for (int64_t r = 0; r < rows; r++) row_mul(&a, r);
+    return MLXN_OK;
+}
+
+/* ---- triple_norm, post_attn_triple_norm -------------------------------------- */
+
+typedef struct {
+    int post, dt, w3dt, wpdt;
+    int64_t dim;
+    float eps;
+    const void *x, *attn, *wp, *w3;
+    void *res, *y[3];
+} tri_args;
+
+/* The post-attention residual r = h + attn * ra * wp of one block, into tr. */
+static inline void post_r(const tri_args *a, int64_t base, int64_t i0, int n, float ra, float *tr, float *t1,
+                          float *t2) {
+    const float *h = stage_in(a->dt, a->x, base + i0, n, tr);
+    const float *at = stage_in(a->dt, a->attn, base + i0, n, t1);
+    const float *wp = stage_in(a->wpdt, a->wp, i0, n, t2);
+    /* tr may be h itself (16-bit): element i is read before it is written */
+#pragma omp simd
+    for (int i = 0; i < n; i++) tr[i] = h[i] + at[i] * ra * wp[i];
+}
+
+static void row_triple(const tri_args *a, int64_t r) {
+    float t0[BLOCK], t1[BLOCK], t2[BLOCK], tw[BLOCK], to[3][BLOCK];
+    const int64_t dim = a->dim, base = r * dim;
+    float ra = 0.0f;
+    double ss = 0.0;
+    if (a->post) {
+        for (int64_t i0 = 0; i0 < dim; i0 += BLOCK) {
+            const int n = blk(dim, i0);
+            ss += (double)sumsq(stage_in(a->dt, a->attn, base + i0, n, t0), n);
+        }
+        ra = inv_rms_d(ss, dim, a->eps);
+        ss = 0.0;
+        for (int64_t i0 = 0; i0 < dim; i0 += BLOCK) {
+            const int n = blk(dim, i0);
+            post_r(a, base, i0, n, ra, t0, t1, t2);
+            ss += (double)sumsq(t0, n);
+        }
+    } else {
+        for (int64_t i0 = 0; i0 < dim; i0 += BLOCK) {
+            const int n = blk(dim, i0);
+            ss += (double)sumsq(stage_in(a->dt, a->x, base + i0, n, t0), n);
+        }
+    }
+    const float rs = inv_rms_d(ss, dim, a->eps);
+    for (int64_t i0 = 0; i0 < dim; i0 += BLOCK) {
+        const int n = blk(dim, i0);
+        const float *v;
+        if (a->post) {
+            post_r(a, base, i0, n, ra, t0, t1, t2);
+            v = t0;
+        } else {
+            v = stage_in(a->dt, a->x, base + i0, n, t0);
+        }
+        for (int k = 0; k < 3; k++) {
+            const float *w = stage_in(a->w3dt, a->w3, (int64_t)k * dim + i0, n, tw);
+            float *o = to[k];
+#pragma omp simd
+            for (int i = 0; i < n; i++) o[i] = v[i] * rs * w[i];
+        }
+        /* every output of the block is computed: now store */
+        if (a->post) stage_out(a->dt, t0, a->res, base + i0, n);
+        for (int k = 0; k < 3; k++) stage_out(a->dt, to[k], a->y[k], base + i0, n);
+    }
+}
+
+int mlxn_cpu_triple_norm(void *dev, void *enc, const mlxn_op_call *c) {
+    (void)dev;
+    (void)enc;
+    tri_args a;
+    a.post = (int)c->u.gen.d[3];
+    a.dt = (int)c->u.gen.d[0];
+    a.w3dt = (int)c->u.gen.d[1];
+    a.wpdt = (int)c->u.gen.d[2];
+    a.dim = c->u.gen.i[1];
+    a.eps = c->u.gen.f[0];
+    a.x = c->args[0].ptr;
+    a.attn = c->args[1].ptr;
+    a.wp = c->args[2].ptr;
+    a.w3 = c->args[3].ptr;
+    a.res = c->args[4].ptr;
+    for (int k = 0; k < 3; k++) a.y[k] = c->args[5 + k].ptr;
+    if (!mlxn_is_float_dt(a.dt))
+        return mlxn_backend_error(MLXN_ERR_UNSUPPORTED, "%s: dtype %s is not supported by the cpu backend", c->name,
+                                  mlxn_dtype_name((mlxn_dtype)a.dt));
+    const int64_t rows = c->u.gen.i[0];
+    const int nt = mlxn_cpu_threads();
+#pragma omp parallel for schedule(static) num_threads(nt) if (par_rows(nt, rows, rows * a.dim))
+    for (int64_t r = 0; r < rows; r++) row_triple(&a, r);
+    return MLXN_OK;
+}
+
+/* ---- moe_wsum_norm_add, moe_wsum_dnorm_add ------------------------------------- */
+
+typedef struct {
+    int dn, dt, nwdt, wddt;
+    int64_t dim, K;
+    float eps;
+    const void *ys, *res, *nw, *dense, *wd;
+    const float *wk;
+    void *y;
+} moe_args;
+
+/* v = sum_k wk[t,k] * ys[t,k,i0..i0+n) into acc (f32, k in order). */
+static inline void moe_v(const moe_args *a, int64_t t, int64_t i0, int n, float *acc, float *tmp) {
+    const float *wk = a->wk + t * a->K;
+    for (int i = 0; i < n; i++) acc[i] = 0.0f;
+    for (int64_t k = 0; k < a->K; k++) {
+        const float *yk = stage_in(a->dt, a->ys, (t * a->K + k) * a->dim + i0, n, tmp);
+        const float wv = wk[k];
+#pragma omp simd
+        for (int i = 0; i < n; i++) acc[i] = acc[i] + yk[i] * wv;
+    }
+}
+
+static void row_moe(const moe_args *a, int64_t t) {
+    float tv[BLOCK], t1[BLOCK], tw[BLOCK], to[BLOCK];
+    const int64_t dim = a->dim, base = t * dim;
+    double ssv = 0.0, ssd = 0.0;
+    for (int64_t i0 = 0; i0 < dim; i0 += BLOCK) {
+        const int n = blk(dim, i0);
+        moe_v(a, t, i0, n, tv, t1);
+        ssv += (double)sumsq(tv, n);
+        if (a->dn) ssd += (double)sumsq(stage_in(a->dt, a->dense, base + i0, n, t1), n);
+    }
+    const float rv = inv_rms_d(ssv, dim, a->eps);
+    const float rd = a->dn ? inv_rms_d(ssd, dim, a->eps) : 0.0f;
+    for (int64_t i0 = 0; i0 < dim; i0 += BLOCK) {
+        const int n = blk(dim, i0);
+        moe_v(a, t, i0, n, tv, t1);
+        if (a->nw) {
+            const float *w = stage_in(a->nwdt, a->nw, i0, n, tw);
+#pragma omp simd
+            for (int i = 0; i < n; i++) tv[i] = tv[i] * rv * w[i];
+        } else {
+#pragma omp simd
+            for (int i = 0; i < n; i++) tv[i] = tv[i] * rv;
+        }
+        /* to = res (or 0) + dense part, then + the MoE part */
+        if (a->res) {
+            const float *rr = stage_in(a->dt, a->res, base + i0, n, t1);
+            memcpy(to, rr, sizeof(float) * (size_t)n);
+        } else {
+            memset(to, 0, sizeof(float) * (size_t)n);
+        }
+        if (a->dn) {
+            const float *d = stage_in(a->dt, a->dense, base + i0, n, t1);
+            if (a->wd) {
+                const float *w = stage_in(a->wddt, a->wd, i0, n, tw);
+#pragma omp simd
+                for (int i = 0; i < n; i++) to[i] = to[i] + d[i] * rd * w[i];
+            } else {
+#pragma omp simd
+                for (int i = 0; i < n; i++) to[i] = to[i] + d[i] * rd;
+            }
+        }
+#pragma omp simd
+        for (int i = 0; i < n; i++) to[i] = to[i] + tv[i];
+        stage_out(a->dt, to, a->y, base + i0, n);
+    }
+}
+
+int mlxn_cpu_moe_wsum_norm_add(void *dev, void *enc, const mlxn_op_call *c) {
+    (void)dev;
+    (void)enc;
+    moe_args a;
+    a.dn = (int)c->u.gen.d[3];
+    a.dt = (int)c->u.gen.d[0];
+    a.nwdt = (int)c->u.gen.d[1];
+    a.wddt = (int)c->u.gen.d[2];
+    a.dim = c->u.gen.i[1];
+    a.K = c->u.gen.i[2];
+    a.eps = c->u.gen.f[0];
+    a.ys = c->args[0].ptr;
+    a.wk = (const float *)c->args[1].ptr;
+    a.res = c->args[2].ptr;
+    a.nw = c->args[3].ptr;
+    a.y = c->args[4].ptr;
+    a.dense = c->args[5].ptr;
+    a.wd = c->args[6].ptr;
+    if (!mlxn_is_float_dt(a.dt))
+        return mlxn_backend_error(MLXN_ERR_UNSUPPORTED, "%s: dtype %s is not supported by the cpu backend", c->name,
+                                  mlxn_dtype_name((mlxn_dtype)a.dt));
+    const int64_t T = c->u.gen.i[0];
+    const int nt = mlxn_cpu_threads();
+#pragma omp parallel for schedule(static) num_threads(nt) if (par_rows(nt, T, T * a.dim * (a.K + 2)))
+    for (int64_t t = 0; t < T; t++) row_moe(&a, t);
+    return MLXN_OK;
+}
+
+/* ---- head_norm_rope ------------------------------------------------------------- */
+
+/* The pair coefficients base^(-2i/D) / ff[i] are computed once per call in
+   double. Rows (token, head) run in parallel (static schedule, so a thread
+   sees the heads of a token in a row); a thread computes the cos/sin of its
+   current token's rope_dim/2 pairs when the token changes: angle pos * coef
+   in double, mlxn_sincos_d (reduced by pi/2 in double), rounded to f32 —
+   the scheme of src/cpu/rope.c. Per row: the sum of squares (f32 blocks,
+   double across blocks), n = x * r * w in f32 into a row buffer, the pairs
+   (n[i], n[i + D/2]) rotated in place, the row rounded once into y (and
+   y_co). The row buffer is a copy, so y may be x. Buffers live on the
+   stack (<= 66 KB per thread, as rope.c's tables): no allocation. */
+#define HNR_MAXD MLXN_ROPE_MAX_HEAD_DIM
+
+int mlxn_cpu_head_norm_rope(void *dev, void *enc, const mlxn_op_call *c) {
+    (void)dev;
+    (void)enc;
+    const int64_t S = c->u.gen.i[0], H = c->u.gen.i[1], D = c->u.gen.i[2], R = c->u.gen.i[3];
+    const int perm = (int)c->u.gen.i[4], pos_u = (int)c->u.gen.i[5];
+    const int dt = (int)c->u.gen.d[0], wdt = (int)c->u.gen.d[1], codt = (int)c->u.gen.d[2];
+    const float eps = c->u.gen.f[0];
+    const double log2_base = log2((double)c->u.gen.f[1]);
+    const void *x = c->args[0].ptr, *w = c->args[1].ptr, *pos = c->args[2].ptr;
+    const float *ff = (const float *)c->args[3].ptr;
+    void *y = c->args[4].ptr, *co = c->args[5].ptr;
+    if (!mlxn_is_float_dt(dt))
+        return mlxn_backend_error(MLXN_ERR_UNSUPPORTED, "%s: dtype %s is not supported by the cpu backend", c->name,
+                                  mlxn_dtype_name((mlxn_dtype)dt));
+    if (D > HNR_MAXD || R > D)
+        return mlxn_backend_error(MLXN_ERR_UNSUPPORTED, "%s: head_dim %lld exceeds the cpu kernel's limit (%d)",
+                                  c->name, (long long)D, HNR_MAXD);
+    const int64_t P = R / 2, half = D / 2, rows = S * H;
+    double coef[HNR_MAXD / 2];
+    for (int64_t i = 0; i < P; i++) {
+        coef[i] = exp2(-log2_base * (2.0 * (double)i / (double)D));
+        if (ff) coef[i] /= (double)ff[i];
+    }
+    const int nt = mlxn_cpu_threads();
+#pragma omp parallel num_threads(nt) if (par_rows(nt, rows, rows * D))
+    {
+        float nb[HNR_MAXD], cs[HNR_MAXD / 2], sn[HNR_MAXD / 2], tw[BLOCK];
+        int64_t cur = -1; /* token whose cos/sin are in cs/sn */
+#pragma omp for schedule(static)
+        for (int64_t r = 0; r < rows; r++) {
+            const int64_t s = r / H, h = r % H, base = r * D;
+            if (s != cur && P > 0) {
+                const double pv = pos_u ? (double)((const uint32_t *)pos)[s] : (double)((const int32_t *)pos)[s];
+                for (int64_t i = 0; i < P; i++) {
+                    double sv, cv;
+                    mlxn_sincos_d(pv * coef[i], &sv, &cv);
+                    cs[i] = (float)cv;
+                    sn[i] = (float)sv;
+                }
+                cur = s;
+            }
+            double ss = 0.0;
+            for (int64_t i0 = 0; i0 < D; i0 += BLOCK) {
+                const int n = blk(D, i0);
+                const float *v = stage_in(dt, x, base + i0, n, nb + i0);
+                if (v != nb + i0) memcpy(nb + i0, v, sizeof(float) * (size_t)n);
+                ss += (double)sumsq(nb + i0, n);
+            }
+            const float rs = inv_rms_d(ss, D, eps);
+            for (int64_t i0 = 0; i0 < D; i0 += BLOCK) {
+                const int n = blk(D, i0);
+                float *v = nb + i0;
+                if (w) {
+                    const float *wv = stage_in(wdt, w, i0, n, tw);
+#pragma omp simd
+                    for (int i = 0; i < n; i++) v[i] = v[i] * rs * wv[i];
+                } else {
+#pragma omp simd
+                    for (int i = 0; i < n; i++) v[i] = v[i] * rs;
+                }
+            }
+            float *lo = nb, *hi = nb + half;
+#pragma omp simd
+            for (int64_t i = 0; i < P; i++) {
+                const float a0 = lo[i], a1 = hi[i];
+                lo[i] = a0 * cs[i] - a1 * sn[i];
+                hi[i] = a0 * sn[i] + a1 * cs[i];
+            }
+            for (int64_t i0 = 0; i0 < D; i0 += BLOCK) stage_out(dt, nb + i0, y, base + i0, blk(D, i0));
+            if (co) {
+                const int64_t cb = perm ? (h * S + s) * D : base;
+                for (int64_t i0 = 0; i0 < D; i0 += BLOCK) stage_out(codt, nb + i0, co, cb + i0, blk(D, i0));
+            }
+        }
+    }
+    return MLXN_OK;
+}

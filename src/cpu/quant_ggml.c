@@ -43,6 +43,9 @@
 #include <omp.h>
 #include <stdint.h>
 #include <string.h>
+#if defined(__AVX__)
+#include <immintrin.h>
+#endif
 
 static inline float ldh(const uint8_t *p) { return mlxn_h2f((uint16_t)(p[0] | (p[1] << 8))); }
 
@@ -335,12 +338,34 @@ static inline void store_run(int odt, void *dst, int64_t off, const float *v, in
         memcpy((float *)dst + off, v, sizeof(float) * (size_t)n);
     } else if (odt == MLXN_F16) {
         uint16_t *restrict o = (uint16_t *)dst + off;
-#pragma omp simd
-        for (int i = 0; i < n; i++) o[i] = mlxn_f2h(v[i]);
+        int i = 0;
+#if defined(__F16C__) && defined(__AVX__)
+        /* 8 at a time with the F16C instruction (round to nearest even), the
+           same conversion mlxn_f2h does one element at a time */
+        for (; i + 8 <= n; i += 8)
+            _mm_storeu_si128((__m128i *)(o + i), _mm256_cvtps_ph(_mm256_loadu_ps(v + i), _MM_FROUND_TO_NEAREST_INT));
+#endif
+        for (; i < n; i++) o[i] = mlxn_f2h(v[i]);
     } else {
         uint16_t *restrict o = (uint16_t *)dst + off;
-#pragma omp simd
-        for (int i = 0; i < n; i++) o[i] = mlxn_f2b(v[i]);
+        int i = 0;
+#if defined(__AVX2__)
+        /* mlxn_f2b's formula 8 lanes at a time: round to nearest even on the
+           bits, NaN -> quiet NaN with the sign and top payload kept */
+        const __m256i k7fff = _mm256_set1_epi32(0x7fff), one = _mm256_set1_epi32(1);
+        const __m256i absm = _mm256_set1_epi32(0x7fffffff), inf = _mm256_set1_epi32(0x7f800000);
+        const __m256i qbit = _mm256_set1_epi32(0x40);
+        for (; i + 8 <= n; i += 8) {
+            const __m256i u = _mm256_castps_si256(_mm256_loadu_ps(v + i));
+            const __m256i hi = _mm256_srli_epi32(u, 16);
+            __m256i r = _mm256_srli_epi32(_mm256_add_epi32(_mm256_add_epi32(u, k7fff), _mm256_and_si256(hi, one)), 16);
+            const __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(u, absm), inf);
+            r = _mm256_blendv_epi8(r, _mm256_or_si256(hi, qbit), nan);
+            _mm_storeu_si128((__m128i *)(o + i),
+                             _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1)));
+        }
+#endif
+        for (; i < n; i++) o[i] = mlxn_f2b(v[i]);
     }
 }
 

@@ -88,7 +88,8 @@ static inline float load_f(int dt, const void *p, int64_t i) {
 typedef struct {
     int mode, bits, gs, sdt, ydt;
     int64_t K, n_table_rows; /* the table's rows: the last group of the last row is read exactly */
-    float gfac; /* nvfp4 global factor, 0 = none */
+    int has_g;  /* nvfp4 global scale present */
+    float gfac; /* its factor g / 2688 */
     float mult; /* output multiplier, 1 = none */
     const unsigned char *w;
     const void *scales, *biases;
@@ -192,7 +193,7 @@ static void decode_row(const plan_t *P, int64_t src, void *y) {
             float sc;
             if (P->mode == MLXN_MLXQ_NVFP4) {
                 sc = e4m3(sb);
-                if (P->gfac != 0.0f) sc = sc * P->gfac;
+                if (P->has_g) sc = sc * P->gfac;
             } else {
                 sc = e8m0(sb);
             }
@@ -225,6 +226,7 @@ static void plan_of(const mlxn_op_call *c, plan_t *P) {
     P->K = c->u.gen.i[1];
     P->sdt = (int)c->u.gen.i[3];
     P->ydt = (int)c->u.gen.i[4];
+    P->has_g = (int)c->u.gen.i[6];
     P->gfac = c->u.gen.f[0];
     P->mult = c->u.gen.f[1];
     P->w = c->args[0].ptr;

@@ -306,10 +306,10 @@ extern "C" const mlxn_backend_vtable mlxn_cuda_backend = {
     .softmax_sample = mlxn_cuda_softmax_sample,
     /* [/sample] */
     /* [fused_norm2] */
-    .rms_norm_mul = NULL,
-    .head_norm_rope = NULL,
-    .moe_wsum_norm_add = NULL,
-    .triple_norm = NULL,
+    .rms_norm_mul = mlxn_cuda_rms_norm_mul,
+    .head_norm_rope = mlxn_cuda_head_norm_rope,
+    .moe_wsum_norm_add = mlxn_cuda_moe_wsum_norm_add,
+    .triple_norm = mlxn_cuda_triple_norm,
     /* [/fused_norm2] */
     /* [backward] */
     .softmax_backward = mlxn_cuda_softmax_backward,

@@ -74,6 +74,10 @@ int mlxn_cuda_moe_weighted_reduce(void *dev, void *enc, const mlxn_op_call *c);
 int mlxn_cuda_softmax_sample(void *dev, void *enc, const mlxn_op_call *c);
 /* [/sample] */
 /* [fused_norm2] */
+int mlxn_cuda_rms_norm_mul(void *dev, void *enc, const mlxn_op_call *c); /* fused_norm.cu */
+int mlxn_cuda_head_norm_rope(void *dev, void *enc, const mlxn_op_call *c);
+int mlxn_cuda_moe_wsum_norm_add(void *dev, void *enc, const mlxn_op_call *c);
+int mlxn_cuda_triple_norm(void *dev, void *enc, const mlxn_op_call *c);
 /* [/fused_norm2] */
 /* [backward] */
 int mlxn_cuda_softmax_backward(void *dev, void *enc, const mlxn_op_call *c); /* backward.cu */

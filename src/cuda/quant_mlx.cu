@@ -95,7 +95,8 @@ struct Args {
     int gs_shift;        /* log2(group_size)                 */
     int sdt;             /* affine scales dtype              */
     int vec;             /* y is 16-byte aligned             */
-    float gfac;          /* nvfp4 global factor, 0 = none    */
+    int has_g;           /* nvfp4 global scale present       */
+    float gfac;          /* its factor g / 2688              */
     float mult;          /* output multiplier, 1 = none      */
 };
 
@@ -141,7 +142,7 @@ __global__ void __launch_bounds__(kThreads) deq_kernel(Args a, TY *__restrict__ 
                 const uint32_t b = static_cast<const uint8_t *>(a.scales)[g];
                 if constexpr (MODE == M_NVFP4) {
                     float f = e4m3(b);
-                    if (a.gfac != 0.0f) f = __fmul_rn(f, a.gfac);
+                    if (a.has_g) f = __fmul_rn(f, a.gfac);
                     sc[k] = f;
                 } else {
                     sc[k] = e8m0(b);
@@ -227,6 +228,7 @@ int run(void *dev, void *enc, const mlxn_op_call *c, bool gather) {
     while ((1 << a.gs_shift) < gs) a.gs_shift++;
     a.sdt = (int)c->u.gen.i[3];
     a.vec = (reinterpret_cast<uintptr_t>(c->args[3].ptr) & 15u) == 0;
+    a.has_g = (int)c->u.gen.i[6];
     a.gfac = c->u.gen.f[0];
     a.mult = c->u.gen.f[1];
     if (a.units == 0) return MLXN_OK;

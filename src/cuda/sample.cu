@@ -25,7 +25,9 @@
 //          range 32 elements at a time with a warp scan until the running
 //          mass exceeds the target.
 //     Ties at a radix boundary are cut by index with the same warp-range
-//     search (the m-th tied token). Every sum is an exact uint64, so the
+//     search (the m-th tied token). Every row pass loads kU = 4 elements per
+//     thread before using them (and the rescanning warp kR = 8 chunks of 32),
+//     so several L2 loads are in flight per warp. Every sum is an exact uint64, so the
 //     result does not depend on thread or block order. No workspace: a row
 //     is owned by one block.
 #include "cuda_common.h"
@@ -228,17 +230,33 @@ __device__ __forceinline__ unsigned long long warp_sum_u64(unsigned long long v)
     return v;
 }
 
-// The first index (in index order) where the running sum of wfn(i) over the
-// row exceeds t, with t = tfn(total). Warp w owns [w*C, min(V, (w+1)*C)).
+constexpr int kU = 4;  // loads in flight per thread in the row passes
+constexpr int kR = 8;  // 32-element chunks loaded at once by the rescanning warp
+
+// The first index (in index order) where the running sum of wfn(x_i, i) over
+// the row exceeds t, with t = tfn(total). Warp w owns [w*C, min(V, (w+1)*C)).
 // Returns -1 when no index exceeds t (t >= total). *total receives the sum.
 // Must be called by every thread of the block.
-template <typename WF, typename TF>
-__device__ __forceinline__ int block_find_exceed(Smem &sm, int V, WF wfn, TF tfn, unsigned long long *total) {
+template <typename T, typename WF, typename TF>
+__device__ __forceinline__ int block_find_exceed(Smem &sm, const T *xr, int V, WF wfn, TF tfn,
+                                                 unsigned long long *total) {
     const int t = threadIdx.x, lane = t & 31, w = t >> 5, nw = blockDim.x >> 5;
     const unsigned C = ((unsigned)V + (unsigned)nw - 1u) / (unsigned)nw;
     const unsigned lo = (unsigned)w * C, hi = min((unsigned)V, lo + C);
     unsigned long long s = 0;
-    for (unsigned i = lo + lane; i < hi; i += 32) s += wfn((int)i);
+    for (unsigned base = lo; base < hi; base += 32u * kU) {
+        float v[kU];
+#pragma unroll
+        for (int j = 0; j < kU; j++) {
+            const unsigned i = base + 32u * j + lane;
+            v[j] = i < hi ? ld1(xr + i) : 0.0f;
+        }
+#pragma unroll
+        for (int j = 0; j < kU; j++) {
+            const unsigned i = base + 32u * j + lane;
+            if (i < hi) s += wfn(v[j], (int)i);
+        }
+    }
     s = warp_sum_u64(s);
     if (lane == 0) sm.wsum[w] = s;
     __syncthreads();
@@ -265,21 +283,32 @@ __device__ __forceinline__ int block_find_exceed(Smem &sm, int V, WF wfn, TF tfn
     if (w == ww) {
         const unsigned long long rem = sm.b_t;
         unsigned long long run = 0;
-        for (unsigned base = lo; base < hi; base += 32) {
-            const unsigned i = base + lane;
-            const unsigned long long v = i < hi ? wfn((int)i) : 0ull;
-            unsigned long long inc = v;
+        bool done = false; // warp-uniform
+        for (unsigned base = lo; base < hi && !done; base += 32u * kR) {
+            float v[kR];
 #pragma unroll
-            for (int o = 1; o < 32; o <<= 1) {
-                const unsigned long long u = __shfl_up_sync(0xffffffffu, inc, o);
-                if (lane >= o) inc += u;
+            for (int j = 0; j < kR; j++) {
+                const unsigned i = base + 32u * j + lane;
+                v[j] = i < hi ? ld1(xr + i) : 0.0f;
             }
-            const unsigned ball = __ballot_sync(0xffffffffu, run + inc > rem);
-            if (ball) {
-                if (lane == __ffs(ball) - 1) sm.b_idx = (int)i;
-                break;
+#pragma unroll
+            for (int j = 0; j < kR; j++) {
+                if (done) break;
+                const unsigned i = base + 32u * j + lane;
+                unsigned long long inc = i < hi ? wfn(v[j], (int)i) : 0ull;
+#pragma unroll
+                for (int o = 1; o < 32; o <<= 1) {
+                    const unsigned long long u = __shfl_up_sync(0xffffffffu, inc, o);
+                    if (lane >= o) inc += u;
+                }
+                const unsigned ball = __ballot_sync(0xffffffffu, run + inc > rem);
+                if (ball) {
+                    if (lane == __ffs(ball) - 1) sm.b_idx = (int)i;
+                    done = true;
+                } else {
+                    run += __shfl_sync(0xffffffffu, inc, 31);
+                }
             }
-            run += __shfl_sync(0xffffffffu, inc, 31);
         }
     }
     __syncthreads();
@@ -302,26 +331,35 @@ __device__ __forceinline__ Pfx radix_select(Smem &sm, const T *xr, int V, const 
         // warp-uniform trip count; per step each warp adds one aggregated
         // value per distinct bin among its lanes (logits of one magnitude
         // share the top digits: per-lane atomics would serialize on a bin)
-        for (unsigned base = 0; base < (unsigned)V; base += (unsigned)nt) {
-            const unsigned i = base + (unsigned)t;
-            int bin = -1;
-            unsigned long long wv = 0;
-            if (i < (unsigned)V) {
-                const float x = ld1(xr + i);
-                const uint32_t key = fkey(x);
-                if ((key & mask) == prefix && in_pfx(S, key, (int)i)) {
-                    bin = (int)((key >> shift) & 255u);
-                    wv = MASS ? qmass(g, x) : 1ull;
-                }
+        for (unsigned base = 0; base < (unsigned)V; base += (unsigned)nt * kU) {
+            float v[kU];
+#pragma unroll
+            for (int j = 0; j < kU; j++) {
+                const unsigned i = base + (unsigned)(j * nt + t);
+                v[j] = i < (unsigned)V ? ld1(xr + i) : 0.0f;
             }
-            unsigned pending = __ballot_sync(0xffffffffu, bin >= 0);
-            while (pending) {
-                const int leader = __ffs(pending) - 1;
-                const int b = __shfl_sync(0xffffffffu, bin, leader);
-                const unsigned grp = __ballot_sync(0xffffffffu, bin == b);
-                const unsigned long long sum = MASS ? warp_sum_u64(bin == b ? wv : 0ull) : (unsigned long long)__popc(grp);
-                if (lane == leader) atomicAdd(&sm.hist[b], sum);
-                pending &= ~grp;
+#pragma unroll
+            for (int j = 0; j < kU; j++) {
+                const unsigned i = base + (unsigned)(j * nt + t);
+                int bin = -1;
+                unsigned long long wv = 0;
+                if (i < (unsigned)V) {
+                    const uint32_t key = fkey(v[j]);
+                    if ((key & mask) == prefix && in_pfx(S, key, (int)i)) {
+                        bin = (int)((key >> shift) & 255u);
+                        wv = MASS ? qmass(g, v[j]) : 1ull;
+                    }
+                }
+                unsigned pending = __ballot_sync(0xffffffffu, bin >= 0);
+                while (pending) {
+                    const int leader = __ffs(pending) - 1;
+                    const int b = __shfl_sync(0xffffffffu, bin, leader);
+                    const unsigned grp = __ballot_sync(0xffffffffu, bin == b);
+                    const unsigned long long sum =
+                        MASS ? warp_sum_u64(bin == b ? wv : 0ull) : (unsigned long long)__popc(grp);
+                    if (lane == leader) atomicAdd(&sm.hist[b], sum);
+                    pending &= ~grp;
+                }
             }
         }
         __syncthreads();
@@ -357,9 +395,9 @@ __device__ __forceinline__ Pfx radix_select(Smem &sm, const T *xr, int V, const 
     if (m >= cnt) return r;
     unsigned long long tot;
     const int idx = block_find_exceed(
-        sm, V,
-        [&](int i) -> unsigned long long {
-            const uint32_t key = fkey(ld1(xr + i));
+        sm, xr, V,
+        [&](float xv, int i) -> unsigned long long {
+            const uint32_t key = fkey(xv);
             return (key == prefix && in_pfx(S, key, i)) ? 1ull : 0ull;
         },
         [&](unsigned long long) -> unsigned long long { return m - 1; }, &tot);
@@ -379,12 +417,22 @@ __global__ void __launch_bounds__(1024, 1)
         // 1. max, first argmax, non-finite check
         float bv = -CUDART_INF_F;
         int bi = INT32_MAX, bad = 0;
-        for (unsigned i = t; i < (unsigned)V; i += blockDim.x) {
-            const float v = ld1(xr + i);
-            bad |= (v != v) | (v == CUDART_INF_F);
-            if (bi == INT32_MAX || ahead(v, (int)i, bv, bi)) {
-                bv = v;
-                bi = (int)i;
+        for (unsigned base = 0; base < (unsigned)V; base += blockDim.x * kU) {
+            float v[kU];
+#pragma unroll
+            for (int j = 0; j < kU; j++) {
+                const unsigned i = base + j * blockDim.x + t;
+                v[j] = i < (unsigned)V ? ld1(xr + i) : 0.0f;
+            }
+#pragma unroll
+            for (int j = 0; j < kU; j++) {
+                const unsigned i = base + j * blockDim.x + t;
+                if (i >= (unsigned)V) continue;
+                bad |= (v[j] != v[j]) | (v[j] == CUDART_INF_F);
+                if (bi == INT32_MAX || ahead(v[j], (int)i, bv, bi)) {
+                    bv = v[j];
+                    bi = (int)i;
+                }
             }
         }
 #pragma unroll
@@ -439,9 +487,18 @@ __global__ void __launch_bounds__(1024, 1)
         // 3. top-p within the top-k
         if (top_p) {
             unsigned long long s = 0;
-            for (unsigned i = t; i < (unsigned)V; i += blockDim.x) {
-                const float xv = ld1(xr + i);
-                if (in_pfx(k1, fkey(xv), (int)i)) s += qmass(g, xv);
+            for (unsigned base = 0; base < (unsigned)V; base += blockDim.x * kU) {
+                float v[kU];
+#pragma unroll
+                for (int j = 0; j < kU; j++) {
+                    const unsigned i = base + j * blockDim.x + t;
+                    v[j] = i < (unsigned)V ? ld1(xr + i) : 0.0f;
+                }
+#pragma unroll
+                for (int j = 0; j < kU; j++) {
+                    const unsigned i = base + j * blockDim.x + t;
+                    if (i < (unsigned)V && in_pfx(k1, fkey(v[j]), (int)i)) s += qmass(g, v[j]);
+                }
             }
             s = warp_sum_u64(s);
             if (lane == 0) sm.wsum[w] = s;
@@ -463,8 +520,7 @@ __global__ void __launch_bounds__(1024, 1)
         if (!(uu >= 0.0f)) uu = 0.0f;
         if (uu >= 1.0f) uu = 0x1.fffffep-1f;
         const unsigned long long U = __float2ull_rz(uu * 18446744073709551616.0f);
-        auto kept_mass = [&](int i) -> unsigned long long {
-            const float xv = ld1(xr + i);
+        auto kept_mass = [&](float xv, int i) -> unsigned long long {
             const uint32_t key = fkey(xv);
             if (!in_pfx(k1, key, i) || !in_pfx(k2, key, i)) return 0ull;
             if (g.min_p && !(zval(xv, g.T) - g.zmax >= g.lmin)) return 0ull;
@@ -472,7 +528,7 @@ __global__ void __launch_bounds__(1024, 1)
         };
         unsigned long long M = 0;
         const int idx = block_find_exceed(
-            sm, V, kept_mass, [&](unsigned long long tot) -> unsigned long long { return __umul64hi(U, tot); }, &M);
+            sm, xr, V, kept_mass, [&](unsigned long long tot) -> unsigned long long { return __umul64hi(U, tot); }, &M);
         if (t == 0) {
             if (idx < 0) { // unreachable: M >= 2^32 and t < M
                 tok[row] = -1;

@@ -14,7 +14,8 @@
      i[4] y dtype
      i[5] ids dtype (gather; -1 for dequantize)
      d[0] mode (mlxn_mlxq_mode), d[1] bits, d[2] group_size, d[3] 1 for gather
-     f[0] NVFP4 global factor g / 2688 (0: none), computed here in f32
+     i[6] 1 when there is an NVFP4 global scale (then f[0] is its factor)
+     f[0] NVFP4 global factor g / 2688 in f32 (may underflow to 0: still applied)
      f[1] gather multiplier (1: none)
 
    Every row of w is a bit stream of K*bits bits = K*bits/8 bytes, a whole
@@ -113,7 +114,9 @@ static mlxn_status check_table(const char *op, const mlxn_mlxq_params *p, const 
                               (long long)K, p->group_size);
     if (w->dtype != MLXN_U32)
         return mlxn_set_error(MLXN_ERR_INVALID_ARGUMENT, "%s: w dtype (%s) must be u32", op, mlxn_dtype_name(w->dtype));
-    const int64_t kw = K / 32 * p->bits, ks = K / p->group_size; /* K % 16 == 0 and K*bits % 32 == 0 */
+    /* words per row K*bits/32, computed without overflow: K % 16 == 0 (every
+       group size is), and K/16 is even whenever bits is odd (groups >= 32) */
+    const int64_t kw = K / 16 * p->bits / 2, ks = K / p->group_size;
     if (!shape_is(w, ntl, lead_buf->shape, kw)) return shape_error(op, "w", w, lead_name, lead_buf, ntl, kw);
     if (m == MLXN_MLXQ_AFFINE) {
         if (!mlxn_is_float_dtype(scales->dtype))
@@ -169,7 +172,9 @@ static void fill_call(mlxn_op_call *c, mlxn_op_kind k, const char *op, const mlx
     c->u.gen.d[1] = p->bits;
     c->u.gen.d[2] = p->group_size;
     c->u.gen.d[3] = ids ? 1 : 0;
-    c->u.gen.f[0] = p->mode == MLXN_MLXQ_NVFP4 && p->global_scale != 0.0f ? p->global_scale / 2688.0f : 0.0f;
+    const bool has_g = p->mode == MLXN_MLXQ_NVFP4 && p->global_scale != 0.0f;
+    c->u.gen.i[6] = has_g ? 1 : 0;
+    c->u.gen.f[0] = has_g ? p->global_scale / 2688.0f : 0.0f;
     c->u.gen.f[1] = mult;
 }
 

@@ -3,7 +3,7 @@
    tests/ref/ref_quant_ggml.c.
 
    Case names:
-     quant_ggml/dq/<type>/<out dtype>/r<rows>.k<row>[/smis][/dmis]
+     quant_ggml/dq/<type>/<out dtype>/r<rows>.k<row>[/smis][/dmis][/special]
      quant_ggml/quant/<type>/<fill>
      quant_ggml/validate/...
 
@@ -16,7 +16,9 @@
    exact arithmetic on the same operations. Rows are odd lengths of whole
    blocks; tensors span up to 40 tiles of the CUDA kernel; /smis puts src
    one byte off its allocation (the CUDA byte-staging path), /dmis puts dst
-   one element off (element stores).
+   one element off (element stores). /special: the plain float types with
+   NaN, +-Inf, -0, subnormals and rounding ties planted (a NaN must come out
+   as a NaN, everything else bit for bit).
 
    quant: the host quantizer on 16384 values (uniform [-1,1], or blocks of
    32 scaled by 10^u, u uniform in [-3,3]), dequantized by the device op
@@ -129,6 +131,24 @@ static double round_to(mlxn_dtype odt, float v) {
     return (double)v;
 }
 
+/* Special values for the plain float types, one of 10 kinds every 10
+   elements: NaN, +Inf, -Inf, -0, an f32 subnormal, 65520 (rounds to f16
+   Inf), 1 + 2^-8 and 1 + 2^-11 + 2^-12 (ties/near-ties of bf16 and f16
+   rounding), -65504, 2^-24 (the smallest f16 subnormal). */
+static void plant_specials(int t, uint8_t *raw, int64_t n) {
+    static const float sv[10] = {NAN, INFINITY, -INFINITY, -0.0f, 1e-40f, 65520.0f, 1.00390625f, 1.000732421875f,
+                                 -65504.0f, 5.9604644775390625e-08f};
+    for (int64_t i = 0; i < n; i += 10) {
+        const float v = sv[(i / 10) % 10];
+        if (t == MLXN_GGML_F32) memcpy(raw + 4 * i, &v, 4);
+        else if (t == MLXN_GGML_F64) {
+            const double dv = v;
+            memcpy(raw + 8 * i, &dv, 8);
+        } else if (t == MLXN_GGML_F16) put16(raw + 2 * i, mlxn_f32_to_f16(v));
+        else if (t == MLXN_GGML_BF16) put16(raw + 2 * i, mlxn_f32_to_bf16(v));
+    }
+}
+
 /* A U8 view of `bytes` bytes placed `mis` bytes into a fresh allocation. */
 static mlxn_status upload_bytes(mlxn_device *d, const uint8_t *p, int64_t bytes, int mis, mlxn_buffer **base,
                                 mlxn_buffer **view) {
@@ -153,6 +173,7 @@ typedef struct {
     mlxn_dtype odt;
     int64_t rows, k;
     int smis, dmis;
+    int special; /* plain float types: NaN, +-Inf, -0, subnormals, rounding ties planted */
 } dqcase;
 
 static void run_dq(const test_env *env, report_t *rep, const dqcase *c) {
@@ -173,6 +194,7 @@ static void run_dq(const test_env *env, report_t *rep, const dqcase *c) {
     rng_t rng;
     rng_seed(&rng, hash_str(c->name));
     fill_blocks(c->type, c->odt, raw, n, &rng);
+    if (c->special) plant_specials(c->type, raw, n);
     const int64_t shp[2] = {c->rows, c->k};
     if ((s = upload_bytes(env->dev, raw, bytes, c->smis, &sb, &sv))) goto dev_err;
     if ((s = guarded_new(env->dev, c->odt, 2, shp, c->dmis, &g))) goto dev_err;
@@ -194,7 +216,8 @@ static void run_dq(const test_env *env, report_t *rep, const dqcase *c) {
             snprintf(msg, sizeof msg, "reference does not know type %d", c->type);
             goto done;
         }
-        if (!(got[i] == e && signbit(got[i]) == signbit(e))) {
+        const bool same = isnan(e) ? isnan(got[i]) : (got[i] == e && signbit(got[i]) == signbit(e));
+        if (!same) {
             if (first < 0) {
                 first = i;
                 fe = e;
@@ -221,9 +244,9 @@ done:
 }
 
 static void each_dq(const test_env *env, report_t *rep, bool list, dqcase *c) {
-    snprintf(c->name, sizeof c->name, "quant_ggml/dq/%s/%s/r%lld.k%lld%s%s", mlxn_ggml_type_name((mlxn_ggml_type)c->type),
-             mlxn_dtype_name(c->odt), (long long)c->rows, (long long)c->k, c->smis ? "/smis" : "",
-             c->dmis ? "/dmis" : "");
+    snprintf(c->name, sizeof c->name, "quant_ggml/dq/%s/%s/r%lld.k%lld%s%s%s",
+             mlxn_ggml_type_name((mlxn_ggml_type)c->type), mlxn_dtype_name(c->odt), (long long)c->rows,
+             (long long)c->k, c->smis ? "/smis" : "", c->dmis ? "/dmis" : "", c->special ? "/special" : "");
     if (!report_wants(rep, c->name)) return;
     if (list) printf("%s\n", c->name);
     else run_dq(env, rep, c);
@@ -249,6 +272,16 @@ static void dq_cases(const test_env *env, report_t *rep, bool list) {
                 c.k = sh[v][1];
                 c.smis = mis[v][0];
                 c.dmis = mis[v][1];
+                each_dq(env, rep, list, &c);
+            }
+            if (t == MLXN_GGML_F32 || t == MLXN_GGML_F16 || t == MLXN_GGML_BF16 || t == MLXN_GGML_F64) {
+                dqcase c;
+                memset(&c, 0, sizeof c);
+                c.type = t;
+                c.odt = ODT[o];
+                c.rows = 3;
+                c.k = 4099;
+                c.special = 1;
                 each_dq(env, rep, list, &c);
             }
         }

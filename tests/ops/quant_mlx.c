@@ -94,7 +94,7 @@ static void run_case(ctx_t *cx, const char *name, const qcase *c) {
     mlxn_device *d = cx->env->dev;
     rng_t r;
     rng_seed(&r, hash_str(name));
-    const int64_t K = c->K, rows = c->rows, kw = K / 32 * c->bits, ng = K / c->gs;
+    const int64_t K = c->K, rows = c->rows, kw = K * c->bits / 32, ng = K / c->gs;
     const int64_t nw = rows * kw, ns = rows * ng;
     const int64_t nout_rows = c->gather ? c->nids : rows, nout = nout_rows * K;
     const bool affine = c->mode == 0;
@@ -131,7 +131,7 @@ static void run_case(ctx_t *cx, const char *name, const qcase *c) {
             sb[ns - 1] = 255;
         }
     }
-    const double gfac = c->gscale != 0.0f ? (double)(c->gscale / 2688.0f) : 0.0;
+    const double gfac = c->gscale != 0.0f ? (double)(c->gscale / 2688.0f) : -1.0;
     const double mult = c->gather ? (double)c->mult : 1.0;
     if (c->gather) {
         for (int64_t t = 0; t < c->nids; t++) {
@@ -286,6 +286,16 @@ static void differential_cases(ctx_t *cx) {
                     c.gscale = 1e-3f;
                     c.mis = 1;
                     run(cx, &c);
+                    c.gscale = 1e-44f; /* its factor underflows to 0 in f32: still applied */
+                    run(cx, &c);
+                    /* K an odd multiple of 16: rows of an odd number of 8-byte halves */
+                    c.gscale = 0.0f;
+                    c.mis = 0;
+                    c.K = 48;
+                    run(cx, &c);
+                    c.K = 16;
+                    c.mis = 1;
+                    run(cx, &c);
                 }
             }
     /* larger and batched shapes */
@@ -345,7 +355,7 @@ static void differential_cases(ctx_t *cx) {
         c.ydt = FDT[m - 1];
         c.idt = MLXN_I32;
         c.rows = 9;
-        c.K = 2 * c.gs;
+        c.K = 3 * c.gs; /* nvfp4: K = 48 */
         c.nids = 12;
         c.mult = 2.5f;
         run(cx, &c);

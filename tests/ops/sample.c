@@ -275,8 +275,9 @@ static void moe_reduce_run(const test_env *env, report_t *rep, const rcase *c) {
     for (int64_t i = 0; i < nd; i++) rs[i] = rng_nonzero(&rng, c->dt, -2.0, 2.0);
     const mlxn_dtype gdt = c->gdt >= 0 ? (mlxn_dtype)c->gdt : MLXN_F32;
     for (int64_t i = 0; i < c->T; i++) g[i] = rng_nonzero(&rng, gdt, -3.0, 3.0);
-    ref_moe_weighted_reduce(y, w, c->shared ? ys : NULL, c->gdt >= 0 ? g : NULL, c->sig, c->res ? rs : NULL, c->T,
-                            c->K, c->D, ref);
+    /* in place, the output buffer holds the residual on entry */
+    ref_moe_weighted_reduce(y, w, c->shared ? ys : NULL, c->gdt >= 0 ? g : NULL, c->sig,
+                            (c->res || c->inplace) ? rs : NULL, c->T, c->K, c->D, ref);
     const int64_t s3[3] = {c->T, c->K, c->D}, s2[2] = {c->T, c->K}, sd[2] = {c->T, c->D}, st[1] = {c->T};
     if ((s = upload2d(env->dev, c->dt, 3, s3, y, c->mis, &yb, &yv))) goto dev_err;
     if ((s = upload_values(env->dev, MLXN_F32, 2, s2, w, &wb))) goto dev_err;

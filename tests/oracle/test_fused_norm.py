@@ -248,3 +248,262 @@ def test_numpy_conveniences():
     np.testing.assert_allclose(y, 2.0 * (0.25 + a64 * inv_rms(a64, 1e-5)), rtol=1e-5)
     y = fused_norm.rms_norm_gate_np(a, b, eps=1e-5)
     np.testing.assert_allclose(y, a64 * inv_rms(a64, 1e-5) * silu64(np.full((2, 64), 0.25)), rtol=1e-5)
+
+
+# ---- [fused_norm2] ----------------------------------------------------------------
+# rms_norm_mul (3 variants), triple norms, MoE weighted-sum norms against float64
+# numpy formulas (every dtype); rms_norm_mul and head_norm_rope against MLX
+# compositions (f32): mx.fast.rms_norm(x, w) * m and mx.fast.rope(traditional=False)
+# after mx.fast.rms_norm.
+#
+# Tolerances, in the terms of the module docstring: the norm part <= 64 u32 |n|;
+# each further f32 product or sum adds one u32 relative to the magnitudes it
+# combines; the output is rounded once (u16). rms_norm_mul: (66 u32 (|n| + |res|)
+# |m| + u16 |y|). triple: res as rms_norm_add (66 u32 (|n_attn| + |h|)); the
+# three outputs normalize the f32 r (within 66 u32 |r|) so
+# (66 u32 (|n_attn| + |h|) r |w_k| + (66 u32 + u16) |y|) bounds them (r can
+# cancel, so its f32 error is relative to the terms it adds). MoE: the K-term f32 sum has error
+# <= K u32 sum_k |w_k y_k| (S below), which moves the normalized value by that
+# times r and the norm's own error: tol = 66 u32 (|n_v| + |n_d| + |res|) +
+# (K + 2) u32 S r |nw| + u16 |y|.
+# head_norm_rope: n within 64 u32 |n|; the rotation uses f32 cos/sin of an angle
+# reduced in double (1 u32 each) and two products and a sum:
+# tol = (70 u32 + u16) (|n_i| + |n_partner|) per element.
+# MLX (f32 only) computes its rope angle in f32 (error ~ theta u32, see
+# test_rope_mlx.py): tol = (D/2 + 80) u32 |n| + sqrt(2) max|n| u32 (6 theta_max + 8).
+
+MFORMS = ["full", "col", "scalar"]
+MUL_SHAPES = [(1, 1), (5, 33), (2, 3, 127), (2, 1025), (3, 4096)]
+
+
+def make_m(rng, shape, dtype, form):
+    dt = dtype if form == "full" else "f32"
+    mshape = shape if form == "full" else (shape[-1],) if form == "col" else (1,)
+    m_s, m64 = encode(uniform_nonzero(rng, mshape, 0.25, 2.0) * rng.choice([-1.0, 1.0], mshape), dt)
+    return m_s, m64, dt
+
+
+def run_bufs(device, fn, inputs, outputs):
+    """inputs: list of (storage array, dtype) or None; outputs: list of (dtype, shape).
+    Runs fn(enc, input buffers..., output buffers...) and returns the outputs decoded."""
+    made = []
+    try:
+        ib = []
+        for it in inputs:
+            if it is None:
+                ib.append(None)
+                continue
+            ib.append(mlxn.Buffer.from_numpy(device, it[0], it[1]))
+            made.append(ib[-1])
+        ob = []
+        for dt, shp in outputs:
+            ob.append(mlxn.Buffer.new(device, dt, shp))
+            made.append(ob[-1])
+        with mlxn.Encoder(device) as enc:
+            fn(enc, *ib, *ob)
+            enc.wait()
+        return [decode(o.numpy(), dt) for o, (dt, _) in zip(ob, outputs)]
+    finally:
+        for b in made:
+            b.close()
+
+
+@pytest.mark.parametrize("form", MFORMS)
+@pytest.mark.parametrize("shape", MUL_SHAPES, ids=lambda s: "x".join(map(str, s)))
+@pytest.mark.parametrize("op", ["rms_norm_mul", "add_rms_norm_mul", "rms_norm_add_mul"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_norm_mul_family(device, rng, dtype, op, shape, form):
+    eps = 1e-6
+    x_s, x64 = encode(uniform_nonzero(rng, shape), dtype)
+    b_s, b64 = encode(uniform_nonzero(rng, shape), dtype)
+    w_s, w64, w_dt = make_w(rng, shape[-1], dtype, "same")
+    m_s, m64, m_dt = make_m(rng, shape, dtype, form)
+    mm = m64 if form != "scalar" else m64[0]
+    if op == "rms_norm_mul":
+        (y,) = run_bufs(device, lambda e, x, w, m, o: fused_norm.rms_norm_mul(e, x, w, m, o, eps=eps),
+                        [(x_s, dtype), (w_s, w_dt), (m_s, m_dt)], [(dtype, shape)])
+        n, res = x64 * inv_rms(x64, eps) * w64, 0.0
+        ref = n * mm
+    elif op == "add_rms_norm_mul":
+        y, s = run_bufs(device, lambda e, a, b, w, m, o, so: fused_norm.add_rms_norm_mul(e, a, b, w, m, o, so, eps=eps),
+                        [(x_s, dtype), (b_s, dtype), (w_s, w_dt), (m_s, m_dt)], [(dtype, shape), (dtype, shape)])
+        s64 = x64 + b64
+        n, res = s64 * inv_rms(s64, eps) * w64, 0.0
+        ref = n * mm
+        np.testing.assert_array_equal(s, sum_expected(x64, b64, dtype))
+    else:
+        (y,) = run_bufs(device, lambda e, x, w, r, m, o: fused_norm.rms_norm_add_mul(e, x, w, r, m, o, eps=eps),
+                        [(x_s, dtype), (w_s, w_dt), (b_s, dtype), (m_s, m_dt)], [(dtype, shape)])
+        n, res = x64 * inv_rms(x64, eps) * w64, b64
+        ref = (res + n) * mm
+    tol = 66 * U_F32 * (np.abs(n) + np.abs(res)) * np.abs(mm) + u16(dtype) * np.abs(ref) + abs_term(dtype)
+    check(y, ref, tol, "%s %s %s m=%s" % (op, dtype, shape, form))
+
+
+@pytest.mark.parametrize("shape", [(4, 64), (2, 1025), (3, 4096)], ids=lambda s: "x".join(map(str, s)))
+@pytest.mark.parametrize("form", MFORMS)
+def test_rms_norm_mul_vs_mlx(device, rng, shape, form):
+    mx = pytest.importorskip("mlx.core")
+    eps = 1e-6
+    x_s, x64 = encode(uniform_nonzero(rng, shape), "f32")
+    w_s, w64, _ = make_w(rng, shape[-1], "f32", "same")
+    m_s, m64, _ = make_m(rng, shape, "f32", form)
+    (y,) = run_bufs(device, lambda e, x, w, m, o: fused_norm.rms_norm_mul(e, x, w, m, o, eps=eps),
+                    [(x_s, "f32"), (w_s, "f32"), (m_s, "f32")], [("f32", shape)])
+    ym = mx.fast.rms_norm(mx.array(x_s), mx.array(w_s), eps) * mx.array(m_s if form != "scalar" else m_s[0])
+    ref = np.array(ym).astype(np.float64)
+    n = x64 * inv_rms(x64, eps) * w64
+    tol = (shape[-1] / 2 + 80) * U_F32 * np.abs(n) * np.abs(m64 if form != "scalar" else m64[0]) + \
+        80 * U_F32 * np.abs(ref)
+    check(y, ref, tol, "rms_norm_mul f32 %s m=%s vs MLX" % (shape, form))
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (5, 33), (2, 1025), (3, 2816)], ids=lambda s: "x".join(map(str, s)))
+@pytest.mark.parametrize("post", [False, True], ids=["triple", "post_attn"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_triple_norms(device, rng, dtype, post, shape):
+    eps = 1e-6
+    dim = shape[-1]
+    x_s, x64 = encode(uniform_nonzero(rng, shape), dtype)
+    a_s, a64 = encode(uniform_nonzero(rng, shape), dtype)
+    w3_s, w3_64 = encode(uniform_nonzero(rng, (3, dim), 0.25, 2.0) * rng.choice([-1.0, 1.0], (3, dim)), dtype)
+    wp_s, wp64, wp_dt = make_w(rng, dim, dtype, "f32" if dtype != "f32" else "same")
+    if post:
+        outs = run_bufs(device, lambda e, h, at, wp, w3, r, y0, y1, y2:
+                        fused_norm.post_attn_triple_norm(e, h, at, wp, w3, r, y0, y1, y2, eps=eps),
+                        [(x_s, dtype), (a_s, dtype), (wp_s, wp_dt), (w3_s, dtype)], [(dtype, shape)] * 4)
+        na = a64 * inv_rms(a64, eps) * wp64
+        r64 = x64 + na
+        res_tol = 66 * U_F32 * (np.abs(na) + np.abs(x64)) + u16(dtype) * np.abs(r64) + abs_term(dtype)
+        check(outs[0], r64, res_tol, "post_attn_triple_norm res %s %s" % (dtype, shape))
+        ys = outs[1:]
+        r_err = 66 * U_F32 * (np.abs(na) + np.abs(x64))  # the f32 r, relative to what it sums
+    else:
+        ys = run_bufs(device, lambda e, x, w3, y0, y1, y2: fused_norm.triple_norm(e, x, w3, y0, y1, y2, eps=eps),
+                      [(x_s, dtype), (w3_s, dtype)], [(dtype, shape)] * 3)
+        r64 = x64
+        r_err = 0.0
+    rr = inv_rms(r64, eps)
+    for k in range(3):
+        ref = r64 * rr * w3_64[k]
+        tol = r_err * rr * np.abs(w3_64[k]) + (66 * U_F32 + u16(dtype)) * np.abs(ref) + abs_term(dtype)
+        check(ys[k], ref, tol, "triple y%d %s %s post=%s" % (k, dtype, shape, post))
+
+
+@pytest.mark.parametrize("tkd", [(1, 1, 1), (1, 8, 2816), (5, 2, 33), (3, 4, 1025)], ids=lambda s: "x".join(map(str, s)))
+@pytest.mark.parametrize("variant", ["single", "single_nores", "double", "double_nores"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_moe_wsum_norms(device, rng, dtype, variant, tkd):
+    T, K, dim = tkd
+    eps = 1e-6
+    if variant == "double_nores" and dim == 1:
+        pytest.skip("a 1-element double norm without res cancels to ~eps (no relative measure applies)")
+    ys_s, ys64 = encode(uniform_nonzero(rng, (T, K, dim)), dtype)
+    wk = uniform_nonzero(rng, (T, K), 0.05, 1.0).astype(np.float32)
+    wk64 = wk.astype(np.float64)
+    r_s, r64 = encode(uniform_nonzero(rng, (T, dim)), dtype)
+    d_s, d64 = encode(uniform_nonzero(rng, (T, dim)), dtype)
+    nw_s, nw64, nw_dt = make_w(rng, dim, dtype, "same")
+    wd_s, wd64, wd_dt = make_w(rng, dim, dtype, "f32" if dtype != "f32" else "same")
+    with_res = not variant.endswith("nores")
+    res_in = (r_s, dtype) if with_res else None
+    if variant.startswith("single"):
+        (y,) = run_bufs(device, lambda e, ys, wkb, res, nw, o: fused_norm.moe_wsum_norm_add(e, ys, wkb, res, nw, o, eps=eps),
+                        [(ys_s, dtype), (wk, "f32"), res_in, (nw_s, nw_dt)], [(dtype, (T, dim))])
+        nd = 0.0
+    else:
+        (y,) = run_bufs(device, lambda e, ys, wkb, dn, wd, res, nw, o:
+                        fused_norm.moe_wsum_dnorm_add(e, ys, wkb, dn, wd, res, nw, o, eps=eps),
+                        [(ys_s, dtype), (wk, "f32"), (d_s, dtype), (wd_s, wd_dt), res_in, (nw_s, nw_dt)],
+                        [(dtype, (T, dim))])
+        nd = d64 * inv_rms(d64, eps) * wd64
+    v = np.einsum("tk,tkd->td", wk64, ys64)
+    S = np.einsum("tk,tkd->td", np.abs(wk64), np.abs(ys64))
+    rv = inv_rms(v, eps)
+    nv = v * rv * nw64
+    res = r64 if with_res else 0.0
+    ref = res + nd + nv
+    tol = 66 * U_F32 * (np.abs(nv) + np.abs(nd) + np.abs(res)) + (K + 2) * U_F32 * S * rv * np.abs(nw64) + \
+        u16(dtype) * np.abs(ref) + abs_term(dtype)
+    check(y, ref, tol, "moe %s %s %s" % (variant, dtype, tkd))
+
+
+def hnr_ref(x64, w64, pos, ff, D, R, eps, base):
+    """float64 per-head rms norm + NeoX rope, pairs (i, i + D/2) for i < R/2."""
+    n = x64 * inv_rms(x64, eps) * (1.0 if w64 is None else w64)
+    y = n.copy()
+    half = D // 2
+    i = np.arange(R // 2)
+    th = pos.astype(np.float64)[:, None] * base ** (-2.0 * i / D)[None, :]
+    if ff is not None:
+        th = th / ff.astype(np.float64)[None, :R // 2]
+    c, s = np.cos(th)[:, None, :], np.sin(th)[:, None, :]
+    a0, a1 = n[..., i], n[..., half + i]
+    y[..., i] = a0 * c - a1 * s
+    y[..., half + i] = a0 * s + a1 * c
+    return n, y
+
+
+@pytest.mark.parametrize("cfg", [(1, 32, 128, 128), (4, 8, 128, 128), (3, 2, 6, 2), (5, 4, 256, 64), (2, 3, 64, 0),
+                                 (2, 2, 2048, 1024)], ids=lambda c: "s%d.h%d.d%d.r%d" % c)
+@pytest.mark.parametrize("ff", [False, True], ids=["noff", "ff"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_head_norm_rope_numpy(device, rng, dtype, ff, cfg):
+    S, H, D, R = cfg
+    eps, base = 1e-6, 10000.0
+    x_s, x64 = encode(uniform_nonzero(rng, (S, H, D)), dtype)
+    w_s, w64, w_dt = make_w(rng, D, dtype, "same")
+    pos = rng.integers(0, 100000, S).astype(np.int32)
+    ffa = uniform_nonzero(rng, (max(R // 2, 1),), 0.5, 4.0).astype(np.float32) if ff else None
+    y, co = run_bufs(device, lambda e, x, w, p, f, o, oc:
+                     fused_norm.head_norm_rope(e, x, w, p, f, o, oc, head_dim=D, rope_dim=R, eps=eps, freq_base=base,
+                                               co_permuted=True),
+                     [(x_s, dtype), (w_s, w_dt), (pos, "i32"), (ffa, "f32") if ff else None],
+                     [(dtype, (S, H, D)), ("bf16", (H, S, D))])
+    n, ref = hnr_ref(x64, w64, pos, ffa, D, R, np.float64(np.float32(eps)), np.float64(np.float32(base)))
+    half = D // 2
+    mag = np.abs(n) + np.abs(np.concatenate([n[..., half:], n[..., :half]], axis=-1))
+    check(y, ref, (70 * U_F32 + u16(dtype)) * mag + abs_term(dtype), "head_norm_rope %s %s ff=%s" % (dtype, cfg, ff))
+    check(co, ref.transpose(1, 0, 2), (70 * U_F32 + UNIT_ROUNDOFF["bf16"]) * mag.transpose(1, 0, 2),
+          "head_norm_rope co %s %s" % (dtype, cfg))
+
+
+@pytest.mark.parametrize("cfg", [(1, 32, 128, 128), (7, 4, 128, 128), (5, 4, 256, 64), (3, 2, 64, 0)],
+                         ids=lambda c: "s%d.h%d.d%d.r%d" % c)
+def test_head_norm_rope_vs_mlx(device, rng, cfg):
+    """mx.fast.rope(traditional=False) over heads [H, S, D] after mx.fast.rms_norm,
+    with freqs base^(2i/D) for i < R/2 and inf beyond (mlx-lm's ProportionalRoPE);
+    positions offset + s (MLX's consecutive positions)."""
+    mx = pytest.importorskip("mlx.core")
+    S, H, D, R = cfg
+    eps, base, offset = 1e-6, 10000.0, 37
+    x_s, x64 = encode(uniform_nonzero(rng, (S, H, D)), "f32")
+    w_s, w64, _ = make_w(rng, D, "f32", "same")
+    pos = (offset + np.arange(S)).astype(np.int32)
+    (y,) = run_bufs(device, lambda e, x, w, p, o: fused_norm.head_norm_rope(e, x, w, p, None, o, head_dim=D,
+                                                                            rope_dim=R, eps=eps, freq_base=base),
+                    [(x_s, "f32"), (w_s, "f32"), (pos, "i32")], [("f32", (S, H, D))])
+    freqs = np.full(D // 2, np.inf, np.float32)
+    freqs[:R // 2] = (np.float64(base) ** (np.arange(0, R, 2) / D)).astype(np.float32)
+    xn = mx.fast.rms_norm(mx.array(x_s), mx.array(w_s), eps)
+    ym = mx.fast.rope(mx.transpose(xn, (1, 0, 2)), D, traditional=False, base=None, scale=1.0, offset=offset,
+                      freqs=mx.array(freqs))
+    ref = np.array(mx.transpose(ym, (1, 0, 2))).astype(np.float64)
+    n = x64 * inv_rms(x64, eps) * w64
+    theta_max = float(offset + S)
+    tol = (D / 2 + 80) * U_F32 * np.abs(n).max() + np.sqrt(2) * np.abs(n).max() * U_F32 * (6 * theta_max + 8)
+    check(y, ref, np.full(y.shape, tol), "head_norm_rope f32 %s vs MLX" % (cfg,))
+
+
+def test_fused_norm2_errors(device, rng):
+    x_s, _ = encode(uniform_nonzero(rng, (2, 4, 64)), "f32")
+    with mlxn.Buffer.from_numpy(device, x_s) as xb, mlxn.Buffer.new(device, "f32", (2, 4, 64)) as yb, \
+            mlxn.Buffer.from_numpy(device, np.array([3, 4], np.int32)) as pb, mlxn.Encoder(device) as enc:
+        before = yb.numpy()
+        with pytest.raises(mlxn.MlxnError) as ei:
+            fused_norm.head_norm_rope(enc, xb, None, pb, None, yb, head_dim=64, rope_dim=66)
+        assert ei.value.message.startswith("head_norm_rope: rope_dim (66) must be even and <= head_dim (64)")
+        with pytest.raises(mlxn.MlxnError) as ei:
+            fused_norm.rms_norm_mul(enc, xb, None, pb, yb)
+        assert ei.value.message.startswith("rms_norm_mul: m has 2 elements; expected 512 (full), dim (64) or 1")
+        np.testing.assert_array_equal(yb.numpy(), before)

@@ -116,7 +116,7 @@ FP = {"mxfp4": (4, 32), "mxfp8": (8, 32), "nvfp4": (4, 16)}
 @pytest.mark.parametrize("out", ["f32", "bf16"])
 def test_dequant_fp_of_mx_quantize(device, rng, mode, out):
     bits, gs = FP[mode]
-    w = mx.array((rng.standard_normal((6, 8 * gs)) * 3).astype(np.float32))
+    w = mx.array((rng.standard_normal((6, 9 * gs)) * 3).astype(np.float32))  # nvfp4: K = 144, odd x 16
     wq, s = mx.quantize(w, mode=mode)
     want = f64(mx.dequantize(wq, s, mode=mode, dtype=MXDT[out]))
     got = run_dequant(device, np.array(wq), np.array(s), None, out, mode=mode, bits=bits, gs=gs)
@@ -240,3 +240,20 @@ def test_quantize_nvfp4_global_scale(rng, gscale):
     gq, gsc = mq.quantize(x, mode="nvfp4", global_scale=gscale)
     assert np.array_equal(gsc, np.array(s))
     assert np.array_equal(gq, np.array(wq))
+
+
+@pytest.mark.parametrize("mode", list(FP))
+def test_dequant_fp_f16_output(device, rng, mode):
+    """f16 output: exact where 2^(s-127) is an f16 number (MLX evaluates the
+    scale in f16; outside that range, s < 103 or s > 142, it under/overflows
+    there first and the contract differs on purpose). NVFP4 scales always fit."""
+    bits, gs = FP[mode]
+    rows, k = 8, 32 * gs
+    wq = rng.integers(0, 2**32, size=(rows, k * bits // 32), dtype=np.uint64).astype(np.uint32)
+    if mode == "nvfp4":
+        s = rng.permutation(256).astype(np.uint8).reshape(rows, k // gs)
+    else:
+        s = rng.integers(103, 143, size=(rows, k // gs)).astype(np.uint8)
+    want = f64(mx.dequantize(mx.array(wq), mx.array(s), mode=mode, dtype=mx.float16))
+    got = run_dequant(device, wq, s, None, "f16", mode=mode, bits=bits, gs=gs)
+    same_bits(got, want)

@@ -42,7 +42,7 @@ void ref_mlxq_row(int mode, int bits, int gs, const unsigned char *w, const doub
             double sc;
             if (mode == 3) {
                 sc = ref_mlxq_e4m3(sb[gi]);
-                if (gfac != 0.0) sc = (float)(sc * gfac);
+                if (gfac >= 0.0) sc = (float)(sc * gfac);
             } else {
                 sc = ref_mlxq_e8m0(sb[gi]);
             }

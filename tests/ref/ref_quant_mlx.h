@@ -22,7 +22,7 @@ double ref_mlxq_e8m0(uint32_t byte);   /* 2^(s-127), 255 -> +inf               *
    says, times `mult` (1: none), each value an f32 result held in a double.
    mode: 0 affine, 1 mxfp4, 2 mxfp8, 3 nvfp4. Affine: sv/bv are the scales and
    biases as doubles ([rows, K/gs]); fp modes: sb the u8 scales. gfac: the
-   nvfp4 global factor as an f32 value (0: none). */
+   nvfp4 global factor as an f32 value (it may be 0), or -1 for none. */
 void ref_mlxq_row(int mode, int bits, int gs, const unsigned char *w, const double *sv, const double *bv,
                   const unsigned char *sb, int64_t K, int64_t src, double gfac, double mult, double *out);
 
