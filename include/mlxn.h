@@ -705,7 +705,8 @@ typedef struct {
 
 /* The workspace bytes mlxn_top_k needs on d for rows x n of dtype t and this
    k. CPU: 0. CUDA: 0 for rows of up to 4096, else 16 bytes per candidate
-   (rows * ceil(n / 4096) * k candidates). Errors: as
+   (rows * ceil(n / C) * k candidates, C = 1024 for k <= 256, up to 4096 for
+   larger k). Errors: as
    mlxn_argsort_workspace_size, plus INVALID_ARGUMENT for k out of range. */
 MLXN_API mlxn_status mlxn_top_k_workspace_size(const mlxn_device *d, int64_t rows, int64_t n, int32_t k,
                                                mlxn_dtype t, size_t *bytes);

@@ -29,16 +29,18 @@
      (a mismatch returns an error, never an overrun).
    top_k, n <= 4096: the argsort kernel writing only the first k entries.
    top_k, n > 4096: candidate reduction. Stage 1 cuts each row into chunks
-     of C = 4096 elements; a block bitonic-sorts a chunk's entries in shared
+     of C elements (C = the power of two >= 4k within [1024, 4096]: 1024 for
+     k <= 256, 4096 for k > 512); a block bitonic-sorts a chunk's entries in shared
      memory and keeps its k smallest entries (the chunk's top k), written to
      the workspace as [row][chunk][k] (chunks shorter than k pad with the
      all-ones entry, which never wins while the row has >= k elements). The
      union of the chunks' top k holds the row's top k, so the same kernel is
      applied to the candidate lists (ceil(L/C) chunks of L = chunks * k
-     entries) until one chunk remains, whose first k are the answer; k <=
-     1024 = C/4 makes every stage at least 4x smaller (262144 -> 64 chunks;
-     k = 40: 2560 candidates -> final; k = 1024: 65536 -> 16384 -> 4096 ->
-     final). Two ping-pong candidate buffers in the workspace.
+     entries) until one chunk remains, whose first k are the answer; C >= 4k
+     makes every stage at least 4x smaller (262144, k = 40: 256 chunks ->
+     10240 candidates -> 10 chunks -> 400 -> final; k = 1024: 64 chunks ->
+     65536 -> 16384 -> 4096 -> final). Two ping-pong candidate buffers in
+     the workspace, each rows * ceil(n / C) * k entries of 8 bytes.
 
    Everything is stream-ordered on the encoder's stream: no allocation, no
    host synchronization, so it captures into a CUDA Graph (CUB's own calls
@@ -53,7 +55,7 @@
 namespace {
 
 constexpr int SMALL_N = 4096;              /* rows up to this are sorted in shared memory */
-constexpr int CHUNK = 4096;                /* top_k candidate chunk                        */
+constexpr int CHUNK_MAX = 4096;            /* top_k candidate chunk: 1024..4096 by k        */
 constexpr int64_t GROUP_ITEMS = 1LL << 30; /* elements per CUB sort                        */
 constexpr size_t ALIGN = 256;
 
@@ -226,13 +228,18 @@ static int plan_cub(int64_t rows, int64_t n, int dt, cub_plan *p) {
 }
 
 typedef struct {
+    int chunk;       /* C: entries a block sorts in a non-final stage */
     int64_t chunks0; /* chunks of the first stage */
     size_t buf;      /* bytes of one candidate buffer */
     size_t total;
 } topk_plan;
 
 static int plan_topk(const char *name, int64_t rows, int64_t n, int k, topk_plan *p) {
-    p->chunks0 = (n + CHUNK - 1) / CHUNK;
+    /* C >= 4k keeps every stage >= 4x smaller; small k sorts short chunks
+       (more blocks, fewer bitonic steps, fewer candidates) */
+    p->chunk = 1024;
+    while (p->chunk < 4 * k && p->chunk < CHUNK_MAX) p->chunk <<= 1;
+    p->chunks0 = (n + p->chunk - 1) / p->chunk;
     uint64_t cand = 0;
     if (__builtin_mul_overflow((uint64_t)rows, (uint64_t)p->chunks0, &cand) ||
         __builtin_mul_overflow(cand, (uint64_t)k * 8u, &cand) || cand > (SIZE_MAX - 4 * ALIGN) / 2)
@@ -367,9 +374,9 @@ static int topk_stages(const mlxn_op_call *c, cudaStream_t st, const topk_plan *
     int64_t L = n;
     int stage = 0;
     for (;;) {
-        const int64_t chunks = (L + CHUNK - 1) / CHUNK;
+        const int64_t chunks = (L + p->chunk - 1) / p->chunk;
         const bool first = stage == 0, last = chunks == 1;
-        const int P = last ? pow2_at_least(L) : CHUNK;
+        const int P = last ? pow2_at_least(L) : p->chunk;
         const uint64_t *cin = first ? nullptr : buf[(stage - 1) & 1];
         uint64_t *cout = last ? nullptr : buf[stage & 1];
         const dim3 grid(grid_for(rows * chunks)), block(threads_for(P));

@@ -297,7 +297,7 @@ static void differential_cases(const test_env *env, report_t *rep, bool list) {
     }
     /* top_k */
     static const int64_t TN[] = {1, 5, 40, 100, 1000, 1024, 4096, 4097, 32000, 262144};
-    static const int TK[] = {1, 2, 40, 50, 1000, 1024};
+    static const int TK[] = {1, 2, 40, 50, 300, 1000, 1024};
     static const int64_t TR[] = {1, 3, 64};
     for (int d = 0; d < 3; d++) {
         int q = 0;
