@@ -474,8 +474,9 @@ MLXN_API mlxn_status mlxn_rms_norm_gate(mlxn_encoder *e, const mlxn_buffer *x, c
    Gemma 4's layer scalar). The forms are told apart by numel: dim means a
    column vector (also when x has a single row, where full and column are the
    same thing), then numel(x) full, then 1 scalar (when dim is 1 a scalar is a
-   column). w: NULL or [dim] (x's dtype or f32). Outputs must not overlap w or a
-   column/scalar m; y may be exactly x or a full m.
+   column). w: NULL or [dim] (x's dtype or f32). An output may be exactly one of
+   the row inputs (x, a, b, res) and y may be exactly a full m; outputs must not
+   overlap each other, w or a column/scalar m.
      rms_norm_mul:      y = rms_norm(x) * w * m
      add_rms_norm_mul:  s = a + b; y = rms_norm(s) * w * m; sum_out: NULL or s
                         (rounded; s is normalized in f32 before rounding)
