@@ -65,7 +65,6 @@ struct FArgs {
 /* ---- element conversions --------------------------------------------------- */
 
 #include "vec16.cuh"
-}
 
 /* VW elements of a T row at p as floats (one 16-byte load, or one scalar). */
 template <typename T, int VW>

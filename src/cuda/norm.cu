@@ -55,7 +55,6 @@ struct NormArgs {
 /* ---- element conversions --------------------------------------------------- */
 
 #include "vec16.cuh"
-}
 
 /* One vector of x as loaded (raw bits, converted on use: 4 registers per
    16 bytes whatever the dtype, so cached 16-bit data costs no more

@@ -49,3 +49,4 @@ __device__ __forceinline__ uint4 pack(const float *v, const __nv_bfloat16 *) {
 #pragma unroll
     for (int i = 0; i < 4; i++) h[i] = __floats2bfloat162_rn(v[2 * i], v[2 * i + 1]);
     return q;
+}
