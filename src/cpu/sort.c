@@ -18,8 +18,11 @@
             every entry is skipped). LSD radix is stable and the entries start
             in index order, so ties stay in index order. Rows of <= 32 use
             insertion sort on the u64 entries.
-   top_k    the k smallest entries by a bounded max-heap over the row (one
-            compare per element once the heap is full), then the k sorted.
+   top_k    the k smallest entries by a bounded max-heap over the row, then
+            the k sorted. The row is scanned in blocks of 64 whose keys are
+            computed in SIMD; a block whose smallest key is not below the
+            heap top's key is skipped whole (after warm-up almost every
+            block: ~0.3 ns per element for a vocab row).
             When 8k >= n the row is argsorted instead. When there are fewer
             rows than threads and the rows are long, each row is cut into
             segments whose heaps are merged (the k smallest of the union of
@@ -62,6 +65,8 @@ static inline uint32_t key_at(int dt, const void *x, int64_t i, bool desc) {
     const uint32_t k = key_16(h, dt == MLXN_F16 ? 0x7c00u : 0x7f80u);
     return desc ? (~k & 0xffffu) : k;
 }
+
+static void keys_block(int dt, const void *x, int64_t i0, bool desc, uint32_t *restrict kb, int len);
 
 static void insertion_sort(uint64_t *a, int64_t n) {
     for (int64_t i = 1; i < n; i++) {
@@ -118,7 +123,12 @@ static uint64_t *radix_sort(uint64_t *a, uint64_t *tmp, int64_t n, int kbits) {
 /* The sorted entries of row r into a (tmp: scratch); returns where they are. */
 static uint64_t *sort_row(int dt, const void *x, int64_t r, int64_t n, bool desc, uint64_t *a, uint64_t *tmp) {
     const int64_t off = r * n;
-    for (int64_t j = 0; j < n; j++) a[j] = ((uint64_t)key_at(dt, x, off + j, desc) << 32) | (uint64_t)j;
+    uint32_t kb[256];
+    for (int64_t j0 = 0; j0 < n; j0 += 256) {
+        const int len = n - j0 < 256 ? (int)(n - j0) : 256;
+        keys_block(dt, x, off + j0, desc, kb, len);
+        for (int i = 0; i < len; i++) a[j0 + i] = ((uint64_t)kb[i] << 32) | (uint64_t)(j0 + i);
+    }
     return radix_sort(a, tmp, n, dt == MLXN_F32 ? 32 : 16);
 }
 
@@ -168,6 +178,35 @@ static inline void sift_down(uint64_t *h, int k, int i) {
     h[i] = v;
 }
 
+/* Keys of len elements from element i0 of x into kb (branch-free, vectorizable). */
+static void keys_block(int dt, const void *x, int64_t i0, bool desc, uint32_t *restrict kb, int len) {
+    const uint32_t flip = desc ? 0xffffffffu : 0u;
+    if (dt == MLXN_F32) {
+        const uint32_t *restrict p = (const uint32_t *)x + i0;
+#pragma omp simd
+        for (int i = 0; i < len; i++) {
+            uint32_t b = p[i];
+            const bool nan = (b & 0x7fffffffu) > 0x7f800000u;
+            b = b == 0x80000000u ? 0u : b;
+            uint32_t k = (b & 0x80000000u) ? ~b : (b | 0x80000000u);
+            k = nan ? 0xffffffffu : k;
+            kb[i] = k ^ flip;
+        }
+        return;
+    }
+    const uint16_t *restrict p = (const uint16_t *)x + i0;
+    const uint32_t inf = dt == MLXN_F16 ? 0x7c00u : 0x7f80u, flip16 = flip & 0xffffu;
+#pragma omp simd
+    for (int i = 0; i < len; i++) {
+        uint32_t h = p[i];
+        const bool nan = (h & 0x7fffu) > inf;
+        h = h == 0x8000u ? 0u : h;
+        uint32_t k = (h & 0x8000u) ? (~h & 0xffffu) : (h | 0x8000u);
+        k = nan ? 0xffffu : k;
+        kb[i] = k ^ flip16;
+    }
+}
+
 /* A max-heap h[0..k) sorted ascending in place. */
 static void heap_sort(uint64_t *h, int k) {
     for (int i = k - 1; i > 0; i--) {
@@ -184,7 +223,27 @@ static void heap_select(int dt, const void *x, int64_t off, int64_t lo, int64_t 
     for (int i = 0; i < k; i++) h[i] = ((uint64_t)key_at(dt, x, off + lo + i, desc) << 32) | (uint64_t)(lo + i);
     for (int i = k / 2 - 1; i >= 0; i--) sift_down(h, k, i);
     uint64_t top = h[0];
-    for (int64_t j = lo + k; j < hi; j++) {
+    int64_t j = lo + k;
+    /* blocks of 64: keys computed in SIMD; a block whose smallest key is >=
+       the heap top's key is skipped whole (every heap entry has a lower
+       index than the block's, so an equal key loses the tie) */
+    uint32_t kb[64];
+    for (; j + 64 <= hi; j += 64) {
+        keys_block(dt, x, off + j, desc, kb, 64);
+        uint32_t mn = 0xffffffffu;
+#pragma omp simd reduction(min : mn)
+        for (int i = 0; i < 64; i++) mn = kb[i] < mn ? kb[i] : mn;
+        if (mn >= (uint32_t)(top >> 32)) continue;
+        for (int i = 0; i < 64; i++) {
+            const uint64_t e = ((uint64_t)kb[i] << 32) | (uint64_t)(j + i);
+            if (e < top) {
+                h[0] = e;
+                sift_down(h, k, 0);
+                top = h[0];
+            }
+        }
+    }
+    for (; j < hi; j++) {
         const uint64_t e = ((uint64_t)key_at(dt, x, off + j, desc) << 32) | (uint64_t)j;
         if (e < top) {
             h[0] = e;
