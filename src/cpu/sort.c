@@ -17,7 +17,8 @@
             histograms in one read pass; a pass whose digit is the same for
             every entry is skipped). LSD radix is stable and the entries start
             in index order, so ties stay in index order. Rows of <= 32 use
-            insertion sort on the u64 entries.
+            insertion sort on the u64 entries; f32 rows of >= 65536 use
+            11/11/10-bit digits (3 passes).
    top_k    the k smallest entries by a bounded max-heap over the row, then
             the k sorted. The row is scanned in blocks of 64 whose keys are
             computed in SIMD; a block whose smallest key is not below the
@@ -81,37 +82,51 @@ static void insertion_sort(uint64_t *a, int64_t n) {
 }
 
 /* Sorts a[0..n) ascending by bits [32, 32 + kbits) (kbits 16 or 32), stably;
-   tmp has room for n. Returns the array holding the result (a or tmp). */
+   tmp has room for n. Returns the array holding the result (a or tmp).
+   Digits: 8 bits, or for 32-bit keys of long rows 11 + 11 + 10 bits (three
+   scatter passes instead of four; 2048 buckets only pay off for long rows). */
 static uint64_t *radix_sort(uint64_t *a, uint64_t *tmp, int64_t n, int kbits) {
     if (n <= 32) {
         insertion_sort(a, n);
         return a;
     }
-    const int passes = kbits / 8;
-    static const int MAXP = 4;
-    int64_t hist[4][256];
-    memset(hist, 0, sizeof hist);
+    int width[4], passes;
+    if (kbits == 32 && n >= 65536) {
+        passes = 3;
+        width[0] = 11;
+        width[1] = 11;
+        width[2] = 10;
+    } else {
+        passes = kbits / 8;
+        for (int p = 0; p < passes; p++) width[p] = 8;
+    }
+    int shift[4];
+    for (int p = 0, at = 0; p < passes; at += width[p], p++) shift[p] = 32 + at;
+    int64_t hist[4][2048];
+    for (int p = 0; p < passes; p++) memset(hist[p], 0, sizeof(int64_t) * ((size_t)1 << width[p]));
     for (int64_t i = 0; i < n; i++) {
-        const uint32_t k = (uint32_t)(a[i] >> 32);
-        for (int p = 0; p < passes && p < MAXP; p++) hist[p][(k >> (8 * p)) & 0xffu]++;
+        const uint64_t v = a[i];
+        for (int p = 0; p < passes; p++) hist[p][(v >> shift[p]) & ((1u << width[p]) - 1u)]++;
     }
     uint64_t *src = a, *dst = tmp;
     for (int p = 0; p < passes; p++) {
         int64_t *h = hist[p];
+        const int nb = 1 << width[p];
+        const uint64_t mask = (uint64_t)nb - 1u;
         bool trivial = false;
-        for (int b = 0; b < 256; b++)
+        for (int b = 0; b < nb; b++)
             if (h[b] == n) trivial = true;
         if (trivial) continue;
         int64_t sum = 0;
-        for (int b = 0; b < 256; b++) {
+        for (int b = 0; b < nb; b++) {
             const int64_t c = h[b];
             h[b] = sum;
             sum += c;
         }
-        const int sh = 32 + 8 * p;
+        const int sh = shift[p];
         for (int64_t i = 0; i < n; i++) {
             const uint64_t v = src[i];
-            dst[h[(v >> sh) & 0xffu]++] = v;
+            dst[h[(v >> sh) & mask]++] = v;
         }
         uint64_t *t = src;
         src = dst;
