@@ -620,7 +620,125 @@ out:
     for (int i = NB - 1; i >= 0; i--) mlxn_buffer_free(b[i]);
 }
 
+/* ---- graph capture ----------------------------------------------------------- */
+
+/* argsort (rows > 4096: CUB on CUDA) and top_k (the candidate stages) captured
+   into one graph and replayed twice on fresh inputs: the results must equal
+   the reference after each replay, and a replay must allocate nothing. */
+static void graph_case(const test_env *env, report_t *rep, bool list) {
+    static const char name[] = "sort/graph/argsort.r16.n5000+top_k.r4.n70000.k40";
+    if (!report_wants(rep, name)) return;
+    if (list) {
+        printf("%s\n", name);
+        return;
+    }
+    const int64_t ar = 16, an = 5000, tr = 4, tn = 70000;
+    const int tk = 40;
+    mlxn_device *d = env->dev;
+    mlxn_buffer *xa = NULL, *xt = NULL, *ia = NULL, *it = NULL, *vt = NULL, *wa = NULL, *wt = NULL;
+    mlxn_graph *g = NULL;
+    double *ha = malloc(sizeof(double) * (size_t)(ar * an)), *ht = malloc(sizeof(double) * (size_t)(tr * tn));
+    int32_t *ra = malloc(sizeof(int32_t) * (size_t)(ar * an)), *rt = malloc(sizeof(int32_t) * (size_t)(tr * tk));
+    int32_t *ga = malloc(sizeof(int32_t) * (size_t)(ar * an)), *gt = malloc(sizeof(int32_t) * (size_t)(tr * tk));
+    float *fa = malloc(sizeof(float) * (size_t)(ar * an)), *ft = malloc(sizeof(float) * (size_t)(tr * tn));
+    float *gv = malloc(sizeof(float) * (size_t)(tr * tk));
+    char msg[400] = "";
+    bool ok = false;
+    mlxn_status s = MLXN_OK;
+    if (!ha || !ht || !ra || !rt || !ga || !gt || !fa || !ft || !gv) {
+        snprintf(msg, sizeof msg, "out of host memory");
+        goto done;
+    }
+    const int64_t sa[2] = {ar, an}, st[2] = {tr, tn}, so[2] = {tr, tk};
+    size_t wab = 0, wtb = 0;
+    if ((s = mlxn_buffer_new(d, MLXN_F32, 2, sa, &xa))) goto dev_err;
+    if ((s = mlxn_buffer_new(d, MLXN_F32, 2, st, &xt))) goto dev_err;
+    if ((s = mlxn_buffer_new(d, MLXN_I32, 2, sa, &ia))) goto dev_err;
+    if ((s = mlxn_buffer_new(d, MLXN_I32, 2, so, &it))) goto dev_err;
+    if ((s = mlxn_buffer_new(d, MLXN_F32, 2, so, &vt))) goto dev_err;
+    if ((s = mlxn_argsort_workspace_size(d, ar, an, MLXN_F32, &wab))) goto dev_err;
+    if ((s = mlxn_top_k_workspace_size(d, tr, tn, tk, MLXN_F32, &wtb))) goto dev_err;
+    if (wab) {
+        const int64_t w = (int64_t)wab;
+        if ((s = mlxn_buffer_new(d, MLXN_U8, 1, &w, &wa))) goto dev_err;
+    }
+    if (wtb) {
+        const int64_t w = (int64_t)wtb;
+        if ((s = mlxn_buffer_new(d, MLXN_U8, 1, &w, &wt))) goto dev_err;
+    }
+    mlxn_argsort_params ap = {0};
+    mlxn_top_k_params tp = {tk};
+    if ((s = mlxn_encoder_begin_capture(env->enc))) goto dev_err;
+    s = mlxn_argsort(env->enc, xa, ia, wa, &ap);
+    if (!s) s = mlxn_top_k(env->enc, xt, it, vt, wt, &tp);
+    mlxn_status se = mlxn_encoder_end_capture(env->enc, &g);
+    if (!s) s = se;
+    if (s) goto dev_err;
+    rng_t rng;
+    rng_seed(&rng, hash_str(name));
+    for (int rep_i = 0; rep_i < 2; rep_i++) {
+        /* fresh inputs each replay; the second one full of ties */
+        for (int64_t i = 0; i < ar * an; i++) ha[i] = rep_i ? (double)rng_int(&rng, -3, 3) : rng_uniform(&rng, -1, 1);
+        for (int64_t i = 0; i < tr * tn; i++) ht[i] = rep_i ? (double)rng_int(&rng, -3, 3) : rng_uniform(&rng, -1, 1);
+        round_through(MLXN_F32, ha, (size_t)(ar * an));
+        round_through(MLXN_F32, ht, (size_t)(tr * tn));
+        for (int64_t i = 0; i < ar * an; i++) fa[i] = (float)ha[i];
+        for (int64_t i = 0; i < tr * tn; i++) ft[i] = (float)ht[i];
+        if ((s = mlxn_buffer_write(xa, fa, sizeof(float) * (size_t)(ar * an)))) goto dev_err;
+        if ((s = mlxn_buffer_write(xt, ft, sizeof(float) * (size_t)(tr * tn)))) goto dev_err;
+        mlxn_counters c0, c1;
+        mlxn_device_counters(d, &c0);
+        if ((s = mlxn_graph_launch(g, env->enc))) goto dev_err;
+        if ((s = mlxn_encoder_wait(env->enc))) goto dev_err;
+        mlxn_device_counters(d, &c1);
+        if (c1.device_allocs != c0.device_allocs) {
+            snprintf(msg, sizeof msg, "a graph replay allocated device memory");
+            goto done;
+        }
+        if ((s = mlxn_buffer_read(ia, ga, sizeof(int32_t) * (size_t)(ar * an)))) goto dev_err;
+        if ((s = mlxn_buffer_read(it, gt, sizeof(int32_t) * (size_t)(tr * tk)))) goto dev_err;
+        if ((s = mlxn_buffer_read(vt, gv, sizeof(float) * (size_t)(tr * tk)))) goto dev_err;
+        ref_argsort(ha, ar, an, 0, ra);
+        ref_top_k(ht, tr, tn, tk, rt);
+        if (memcmp(ga, ra, sizeof(int32_t) * (size_t)(ar * an))) {
+            snprintf(msg, sizeof msg, "replay %d: argsort differs from the reference", rep_i);
+            goto done;
+        }
+        for (int64_t i = 0; i < tr * tk; i++)
+            if (gt[i] != rt[i] || gv[i] != ft[(i / tk) * tn + rt[i]]) {
+                snprintf(msg, sizeof msg, "replay %d: top_k differs at %lld (idx %d, expected %d)", rep_i,
+                         (long long)i, gt[i], rt[i]);
+                goto done;
+            }
+    }
+    ok = true;
+    snprintf(msg, sizeof msg, "2 replays exact, no allocation (ws %zu + %zu bytes)", wab, wtb);
+    goto done;
+dev_err:
+    snprintf(msg, sizeof msg, "%s: %s", mlxn_status_str(s), mlxn_last_error());
+done:
+    report_case(rep, name, ok, "%s", msg);
+    mlxn_graph_free(g);
+    mlxn_buffer_free(xa);
+    mlxn_buffer_free(xt);
+    mlxn_buffer_free(ia);
+    mlxn_buffer_free(it);
+    mlxn_buffer_free(vt);
+    mlxn_buffer_free(wa);
+    mlxn_buffer_free(wt);
+    free(ha);
+    free(ht);
+    free(ra);
+    free(rt);
+    free(ga);
+    free(gt);
+    free(fa);
+    free(ft);
+    free(gv);
+}
+
 void sort_suite(const test_env *env, report_t *rep, bool list) {
     differential_cases(env, rep, list);
+    graph_case(env, rep, list);
     validation_cases(env, rep, list);
 }
