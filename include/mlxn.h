@@ -683,8 +683,9 @@ typedef struct {
 
 /* The workspace bytes mlxn_argsort needs on device d for `rows` rows of n
    elements of dtype t (the same for either order). CPU: 0. CUDA: 0 for rows
-   of up to 4096 (sorted in shared memory), else about 20 bytes per element
-   (keys, indices and CUB's temp storage). Errors: INVALID_ARGUMENT (d or
+   of up to 4096 (sorted in shared memory), else 12 (u32 keys: one f32 row,
+   or f16/bf16 rows up to 65536) or 20 (u64 keys) bytes per element plus
+   CUB's temp storage. Errors: INVALID_ARGUMENT (d or
    bytes NULL, rows or n < 1, n > INT32_MAX, rows * n overflowing),
    UNSUPPORTED (t not f32/f16/bf16). */
 MLXN_API mlxn_status mlxn_argsort_workspace_size(const mlxn_device *d, int64_t rows, int64_t n, mlxn_dtype t,
