@@ -790,9 +790,10 @@ typedef struct {
 MLXN_API mlxn_sample_params mlxn_sample_params_default(void);
 
 /* The workspace bytes mlxn_softmax_sample needs on d for `rows` rows of V
-   logits (see "Workspaces"). Currently 0 on both backends (one CUDA block or
-   one CPU thread owns a row); callers should still ask and pass a buffer of
-   that size, which keeps working if a later version splits long rows. */
+   logits (see "Workspaces"). Currently 0 on both backends (one CPU thread, or
+   one CUDA block or thread-block cluster, owns a row); callers should still
+   ask and pass a buffer of that size, which keeps working if a later version
+   needs scratch. */
 MLXN_API mlxn_status mlxn_softmax_sample_workspace_size(const mlxn_device *d, int64_t rows, int64_t V,
                                                         size_t *bytes);
 
