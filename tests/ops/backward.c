@@ -347,6 +347,15 @@ static void differential_cases(const test_env *env, report_t *rep, bool list) {
         c.eps = 0.0f;
         each(env, rep, list, &c);
     }
+    {
+        /* aligned short rows: one warp a row on CUDA, 2, 4 and 16 float4
+           units a lane (idle lanes in the last unit) */
+        static const int64_t RI[][2] = {{6, 200}, {6, 512}, {9, 1540}};
+        for (size_t i = 0; i < sizeof RI / sizeof RI[0]; i++) {
+            bcase c = base_case(OP_RMSINV, RI[i][0], RI[i][1]);
+            each(env, rep, list, &c);
+        }
+    }
     /* rms_norm_backward: chunks of one row (rows <= 256) and of several rows
        (300, 1000: 1-2 and 3-4 rows a chunk); dims 1, odd, the block, past
        CUDA's 47 KB shared accumulators (16384) */
@@ -387,6 +396,19 @@ static void differential_cases(const test_env *env, report_t *rep, bool list) {
         c.has_dw = c.repeat = true;
         c.misalign = 1;
         each(env, rep, list, &c);
+    }
+    {
+        /* aligned rows of 2 and 4 float4 units a thread (CUDA's register
+           path) with idle units in the last step, and a full 8192 */
+        static const int64_t RG[][2] = {{37, 2000}, {300, 6144}, {9, 8192}};
+        for (size_t i = 0; i < sizeof RG / sizeof RG[0]; i++)
+            for (int v = 0; v < 4; v++) {
+                bcase c = base_case(OP_RMSB, RG[i][0], RG[i][1]);
+                c.has_w = v & 1;
+                c.has_dw = (v >> 1) & 1;
+                c.eps = 1e-6f;
+                each(env, rep, list, &c);
+            }
     }
     /* unary backward */
     static const int64_t UN[][2] = {{1, 1}, {1, 3}, {10, 100}, {1, 4097}, {1024, 1024}, {3, 333333}};
