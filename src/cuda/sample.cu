@@ -273,6 +273,70 @@ __global__ void __launch_bounds__(256)
     }
 }
 
+// D a multiple of VEC = 16 / sizeof(T), every pointer 16-byte aligned: one
+// thread per VEC outputs of one token (16-byte loads and stores), grid
+// (ceil(D / VEC / 256), min(T, 65535)) striding over tokens; the same f32
+// arithmetic per element and order as moe_reduce_kernel.
+template <typename T>
+__global__ void __launch_bounds__(256)
+    moe_reduce_vec_kernel(const T *__restrict__ y, const float *__restrict__ w, const T *__restrict__ ysh,
+                          const void *__restrict__ gate, int gdt, int sig, const T *res, T *out, int64_t Tn, int64_t K,
+                          int64_t D) {
+    constexpr int VEC = 16 / (int)sizeof(T);
+    const int64_t d0 = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) * VEC;
+    if (d0 >= D) return;
+    for (int64_t t = blockIdx.y; t < Tn; t += gridDim.y) {
+        float acc[VEC];
+#pragma unroll
+        for (int v = 0; v < VEC; v++) acc[v] = 0.0f;
+        const T *yt = y + t * K * D + d0;
+        const float *wt = w + t * K;
+        int64_t j = 0;
+        for (; j + 4 <= K; j += 4) { // four 16-byte loads in flight
+            uint4 r[4];
+#pragma unroll
+            for (int q = 0; q < 4; q++) r[q] = *reinterpret_cast<const uint4 *>(yt + (j + q) * D);
+#pragma unroll
+            for (int q = 0; q < 4; q++) {
+                const float wj = wt[j + q];
+                const T *e = reinterpret_cast<const T *>(&r[q]);
+#pragma unroll
+                for (int v = 0; v < VEC; v++) acc[v] += wj * ld1(e + v);
+            }
+        }
+        for (; j < K; j++) {
+            const uint4 r = *reinterpret_cast<const uint4 *>(yt + j * D);
+            const float wj = wt[j];
+            const T *e = reinterpret_cast<const T *>(&r);
+#pragma unroll
+            for (int v = 0; v < VEC; v++) acc[v] += wj * ld1(e + v);
+        }
+        const int64_t o = t * D + d0;
+        if (ysh) {
+            float g = 1.0f;
+            if (gdt >= 0) {
+                g = ldt(gdt, gate, t);
+                if (sig) g = 1.0f / (1.0f + expf(-g));
+            }
+            const uint4 r = *reinterpret_cast<const uint4 *>(ysh + o);
+            const T *e = reinterpret_cast<const T *>(&r);
+#pragma unroll
+            for (int v = 0; v < VEC; v++) acc[v] += g * ld1(e + v);
+        }
+        if (res) { // res may be out itself: read before the write
+            const uint4 r = *reinterpret_cast<const uint4 *>(res + o);
+            const T *e = reinterpret_cast<const T *>(&r);
+#pragma unroll
+            for (int v = 0; v < VEC; v++) acc[v] += ld1(e + v);
+        }
+        uint4 st;
+        T *so = reinterpret_cast<T *>(&st);
+#pragma unroll
+        for (int v = 0; v < VEC; v++) st1(so + v, acc[v]);
+        *reinterpret_cast<uint4 *>(out + o) = st;
+    }
+}
+
 /* ---- softmax_sample ---------------------------------------------------------- */
 
 constexpr int kMaxWarps = 32;
@@ -1318,6 +1382,18 @@ int moe_reduce_t(const mlxn_op_call *c, cudaStream_t st) {
     const void *gate = c->u.gen.d[1] >= 0 ? c->args[3].ptr : nullptr;
     const T *res = (flags & 2) ? static_cast<const T *>(c->args[4].ptr) : nullptr;
     T *out = static_cast<T *>(c->args[5].ptr);
+    constexpr int VEC = 16 / (int)sizeof(T);
+    auto al = [](const void *q) { return q == nullptr || ((uintptr_t)q & 15u) == 0; };
+    if (D % VEC == 0 && al(y) && al(ysh) && al(res) && al(out)) {
+        const int64_t gx = (D / VEC + 255) / 256;
+        if (gx <= 65535) {
+            const dim3 grid((unsigned)gx, (unsigned)(Tn < 65535 ? Tn : 65535));
+            moe_reduce_vec_kernel<T><<<grid, 256, 0, st>>>(y, w, ysh, gate, c->u.gen.d[1], c->u.gen.d[2], res, out,
+                                                           Tn, K, D);
+            MLXN_CK_LAUNCH("moe_weighted_reduce");
+            return MLXN_OK;
+        }
+    }
     const unsigned grid = grid_cap((Tn * D + 255) / 256);
     moe_reduce_kernel<T><<<grid, 256, 0, st>>>(y, w, ysh, gate, c->u.gen.d[1], c->u.gen.d[2], res, out, Tn, K, D);
     MLXN_CK_LAUNCH("moe_weighted_reduce");
