@@ -7,26 +7,36 @@
 // Tiles of TILE = 4096 output elements (a whole number of blocks of every
 // type: block sizes 1, 32, 64, 128, 256), so a tile's bytes are
 // TILE / block * type_size, a multiple of 16. A CTA of 256 threads takes
-// tiles in a grid-stride loop (64-bit indices):
+// tiles in a grid-stride loop (64-bit indices); the grid is one wave of
+// co-resident CTAs (occupancy calculator; 32 registers, 8 CTAs per SM for
+// the block types):
 //   1. the tile's raw bytes are staged in shared memory. When src is 16-byte
-//      aligned every tile start is too, and the bytes come in as coalesced
-//      16-byte loads; the next tile's loads are issued into registers before
-//      the current tile is decoded (one tile in flight per CTA). A
-//      misaligned src (a view at an odd byte offset) is staged byte by byte.
+//      aligned every tile start is too: tiles of <= 8192 bytes (every block
+//      type) go through a ring of Pipe<T>::S stages filled by cp.async
+//      16-byte copies, the CTA's next S - 1 tiles in flight while one is
+//      decoded (about 55 KB of loads in flight per SM for q4_0, 100 KB for
+//      q8_0); larger plain tiles are prefetched one tile ahead in
+//      registers. A misaligned src (a view at an odd byte offset) is staged
+//      byte by byte.
 //   2. each thread decodes groups of 8 consecutive elements (8 elements
 //      never straddle a block or a scale group: groups of 16/32 share a
-//      scale) from shared memory and writes them with 16-byte stores (f16 /
-//      bf16: one uint4, f32: two) when dst is 16-byte aligned, else element
-//      by element. The last partial group of a plain type (block size 1)
-//      is decoded and stored element by element.
-// Two __syncthreads per tile separate the shared-memory writers of one tile
-// from the readers of the previous and the current one.
+//      scale) from shared memory, reading the 8 code bytes as three aligned
+//      words (B8), and writes them with 16-byte stores (st.global.v4, in
+//      PTX: nvcc split the C++ uint4 store into 4-byte ones) when dst is
+//      16-byte aligned, else element by element. f32 output trades halves
+//      between lane pairs so each store instruction writes whole 32-byte
+//      sectors. The last partial group of a plain type (block size 1) is
+//      decoded and stored element by element.
+// Barriers: in the pipelined loop one per tile (after wait_group, before
+// the stage read last time is refilled); elsewhere two per tile.
 #include "cuda_common.h"
 #include "launch.cuh"
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <stdint.h>
+
+#include <atomic>
 
 namespace {
 
@@ -103,19 +113,37 @@ __device__ __forceinline__ void k4_scale_min(const uint8_t *q, int j, int &sc, i
     }
 }
 
+// The 8 bytes at p (shared memory, any alignment) as two 32-bit words:
+// three aligned 4-byte loads and two funnel shifts instead of eight byte
+// loads. May read up to 3 bytes past p + 8 (sm carries 16 bytes of padding);
+// those bytes never reach a result. qs[k] is byte k, as a pointer's would be.
+struct B8 {
+    uint32_t lo, hi;
+    __device__ __forceinline__ explicit B8(const uint8_t *p) {
+        const uint32_t a = (uint32_t)(reinterpret_cast<uintptr_t>(p) & 3);
+        const uint32_t *w = reinterpret_cast<const uint32_t *>(p - a);
+        const uint32_t w0 = w[0], w1 = w[1], w2 = w[2];
+        lo = __funnelshift_r(w0, w1, 8 * a);
+        hi = __funnelshift_r(w1, w2, 8 * a);
+    }
+    __device__ __forceinline__ int operator[](int k) const {
+        return (int)(((k < 4 ? lo : hi) >> (8 * (k & 3))) & 0xFFu);
+    }
+};
+
 // Decodes elements j0 .. j0+7 of the block at b (j0 a multiple of 8).
 template <int T> __device__ __forceinline__ void dec8(const uint8_t *b, int j0, float *v);
 
 template <> __device__ __forceinline__ void dec8<MLXN_GGML_Q4_0>(const uint8_t *b, int j0, float *v) {
     const float d = ldh(b);
-    const uint8_t *qs = b + 2 + (j0 & 15);
+    const B8 qs(b + 2 + (j0 & 15));
     const int sh = j0 >= 16 ? 4 : 0;
 #pragma unroll
     for (int k = 0; k < 8; k++) v[k] = __fmul_rn((float)(((qs[k] >> sh) & 0xF) - 8), d);
 }
 template <> __device__ __forceinline__ void dec8<MLXN_GGML_Q4_1>(const uint8_t *b, int j0, float *v) {
     const float d = ldh(b), m = ldh(b + 2);
-    const uint8_t *qs = b + 4 + (j0 & 15);
+    const B8 qs(b + 4 + (j0 & 15));
     const int sh = j0 >= 16 ? 4 : 0;
 #pragma unroll
     for (int k = 0; k < 8; k++) v[k] = __fadd_rn(__fmul_rn((float)((qs[k] >> sh) & 0xF), d), m);
@@ -123,7 +151,7 @@ template <> __device__ __forceinline__ void dec8<MLXN_GGML_Q4_1>(const uint8_t *
 template <> __device__ __forceinline__ void dec8<MLXN_GGML_Q5_0>(const uint8_t *b, int j0, float *v) {
     const float d = ldh(b);
     const uint32_t qh = ld32(b + 2);
-    const uint8_t *qs = b + 6 + (j0 & 15);
+    const B8 qs(b + 6 + (j0 & 15));
     const int sh = j0 >= 16 ? 4 : 0;
 #pragma unroll
     for (int k = 0; k < 8; k++) {
@@ -134,7 +162,7 @@ template <> __device__ __forceinline__ void dec8<MLXN_GGML_Q5_0>(const uint8_t *
 template <> __device__ __forceinline__ void dec8<MLXN_GGML_Q5_1>(const uint8_t *b, int j0, float *v) {
     const float d = ldh(b), m = ldh(b + 2);
     const uint32_t qh = ld32(b + 4);
-    const uint8_t *qs = b + 8 + (j0 & 15);
+    const B8 qs(b + 8 + (j0 & 15));
     const int sh = j0 >= 16 ? 4 : 0;
 #pragma unroll
     for (int k = 0; k < 8; k++) {
@@ -144,20 +172,22 @@ template <> __device__ __forceinline__ void dec8<MLXN_GGML_Q5_1>(const uint8_t *
 }
 template <> __device__ __forceinline__ void dec8<MLXN_GGML_Q8_0>(const uint8_t *b, int j0, float *v) {
     const float d = ldh(b);
+    const B8 q(b + 2 + j0);
 #pragma unroll
-    for (int k = 0; k < 8; k++) v[k] = __fmul_rn((float)(int8_t)b[2 + j0 + k], d);
+    for (int k = 0; k < 8; k++) v[k] = __fmul_rn((float)(int8_t)q[k], d);
 }
 template <> __device__ __forceinline__ void dec8<MLXN_GGML_Q8_1>(const uint8_t *b, int j0, float *v) {
     const float d = ldh(b);
+    const B8 q(b + 4 + j0);
 #pragma unroll
-    for (int k = 0; k < 8; k++) v[k] = __fmul_rn((float)(int8_t)b[4 + j0 + k], d);
+    for (int k = 0; k < 8; k++) v[k] = __fmul_rn((float)(int8_t)q[k], d);
 }
 template <> __device__ __forceinline__ void dec8<MLXN_GGML_Q2_K>(const uint8_t *b, int j0, float *v) {
     const int h = j0 >> 7, j = (j0 >> 5) & 3, l = j0 & 31;
     const uint8_t s = b[8 * h + 2 * j + (l >> 4)];
     const float d = ldh(b + 80), dmin = ldh(b + 82);
     const float dl = __fmul_rn(d, (float)(s & 0xF)), ml = __fmul_rn(dmin, (float)(s >> 4));
-    const uint8_t *q = b + 16 + 32 * h + l;
+    const B8 q(b + 16 + 32 * h + l);
 #pragma unroll
     for (int k = 0; k < 8; k++) v[k] = __fsub_rn(__fmul_rn(dl, (float)((q[k] >> (2 * j)) & 3)), ml);
 }
@@ -168,7 +198,7 @@ template <> __device__ __forceinline__ void dec8<MLXN_GGML_Q3_K>(const uint8_t *
     const int lo = s < 8 ? (sb[s] & 0xF) : (sb[s - 8] >> 4);
     const int hi = (sb[8 + (s & 3)] >> (2 * (s >> 2))) & 3;
     const float dl = __fmul_rn(ldh(b + 108), (float)((lo | (hi << 4)) - 32));
-    const uint8_t *q = b + 32 + 32 * h + l, *hm = b + l;
+    const B8 q(b + 32 + 32 * h + l), hm(b + l);
     const int hsh = 4 * h + j;
 #pragma unroll
     for (int k = 0; k < 8; k++) {
@@ -182,7 +212,7 @@ template <> __device__ __forceinline__ void dec8<MLXN_GGML_Q4_K>(const uint8_t *
     int sc, m;
     k4_scale_min(b + 4, 2 * c + hi, sc, m);
     const float d1 = __fmul_rn(ldh(b), (float)sc), m1 = __fmul_rn(ldh(b + 2), (float)m);
-    const uint8_t *q = b + 16 + 32 * c + l;
+    const B8 q(b + 16 + 32 * c + l);
     const int sh = hi ? 4 : 0;
 #pragma unroll
     for (int k = 0; k < 8; k++) v[k] = __fsub_rn(__fmul_rn(d1, (float)((q[k] >> sh) & 0xF)), m1);
@@ -192,7 +222,7 @@ template <> __device__ __forceinline__ void dec8<MLXN_GGML_Q5_K>(const uint8_t *
     int sc, m;
     k4_scale_min(b + 4, 2 * c + hi, sc, m);
     const float d1 = __fmul_rn(ldh(b), (float)sc), m1 = __fmul_rn(ldh(b + 2), (float)m);
-    const uint8_t *q = b + 48 + 32 * c + l, *qh = b + 16 + l;
+    const B8 q(b + 48 + 32 * c + l), qh(b + 16 + l);
     const int sh = hi ? 4 : 0, hsh = 2 * c + hi;
 #pragma unroll
     for (int k = 0; k < 8; k++) {
@@ -204,7 +234,7 @@ template <> __device__ __forceinline__ void dec8<MLXN_GGML_Q6_K>(const uint8_t *
     const int h = j0 >> 7, kq = (j0 >> 5) & 3, l = j0 & 31;
     const int is = 8 * h + (l >> 4) + 2 * kq;
     const float a = __fmul_rn(ldh(b + 208), (float)(int8_t)b[192 + is]);
-    const uint8_t *ql = b + 64 * h + 32 * (kq & 1) + l, *qh = b + 128 + 32 * h + l;
+    const B8 ql(b + 64 * h + 32 * (kq & 1) + l), qh(b + 128 + 32 * h + l);
     const int sh = kq >= 2 ? 4 : 0;
 #pragma unroll
     for (int k = 0; k < 8; k++) {
@@ -214,12 +244,13 @@ template <> __device__ __forceinline__ void dec8<MLXN_GGML_Q6_K>(const uint8_t *
 }
 template <> __device__ __forceinline__ void dec8<MLXN_GGML_Q8_K>(const uint8_t *b, int j0, float *v) {
     const float d = __uint_as_float(ld32(b));
+    const B8 q(b + 4 + j0);
 #pragma unroll
-    for (int k = 0; k < 8; k++) v[k] = __fmul_rn(d, (float)(int8_t)b[4 + j0 + k]);
+    for (int k = 0; k < 8; k++) v[k] = __fmul_rn(d, (float)(int8_t)q[k]);
 }
 template <> __device__ __forceinline__ void dec8<MLXN_GGML_IQ4_NL>(const uint8_t *b, int j0, float *v) {
     const float d = ldh(b);
-    const uint8_t *qs = b + 2 + (j0 & 15);
+    const B8 qs(b + 2 + (j0 & 15));
     const int sh = j0 >= 16 ? 4 : 0;
 #pragma unroll
     for (int k = 0; k < 8; k++) v[k] = __fmul_rn(d, (float)kv_lookup(IQ4_LO, IQ4_HI, (qs[k] >> sh) & 0xF));
@@ -229,14 +260,14 @@ template <> __device__ __forceinline__ void dec8<MLXN_GGML_IQ4_XS>(const uint8_t
     const uint32_t sh_all = (uint32_t)(b[2] | (b[3] << 8));
     const int ls = ((b[4 + (ib >> 1)] >> (4 * (ib & 1))) & 0xF) | (int)(((sh_all >> (2 * ib)) & 3) << 4);
     const float dl = __fmul_rn(ldh(b), (float)(ls - 32));
-    const uint8_t *qs = b + 8 + 16 * ib + (r & 15);
+    const B8 qs(b + 8 + 16 * ib + (r & 15));
     const int sh = r >= 16 ? 4 : 0;
 #pragma unroll
     for (int k = 0; k < 8; k++) v[k] = __fmul_rn(dl, (float)kv_lookup(IQ4_LO, IQ4_HI, (qs[k] >> sh) & 0xF));
 }
 template <> __device__ __forceinline__ void dec8<MLXN_GGML_MXFP4>(const uint8_t *b, int j0, float *v) {
     const float d = e8m0_half(b[0]);
-    const uint8_t *qs = b + 1 + (j0 & 15);
+    const B8 qs(b + 1 + (j0 & 15));
     const int sh = j0 >= 16 ? 4 : 0;
 #pragma unroll
     for (int k = 0; k < 8; k++) v[k] = __fmul_rn((float)kv_lookup(FP4_LO, FP4_HI, (qs[k] >> sh) & 0xF), d);
@@ -244,7 +275,7 @@ template <> __device__ __forceinline__ void dec8<MLXN_GGML_MXFP4>(const uint8_t 
 template <> __device__ __forceinline__ void dec8<MLXN_GGML_NVFP4>(const uint8_t *b, int j0, float *v) {
     const int s = j0 >> 4;
     const float d = ue4m3_half(b[s]);
-    const uint8_t *qs = b + 4 + 8 * s;
+    const B8 qs(b + 4 + 8 * s);
     const int sh = (j0 & 8) ? 4 : 0;
 #pragma unroll
     for (int k = 0; k < 8; k++) v[k] = __fmul_rn((float)kv_lookup(FP4_LO, FP4_HI, (qs[k] >> sh) & 0xF), d);
@@ -286,10 +317,16 @@ __device__ __forceinline__ void st1(float *p, float v) { *p = v; }
 __device__ __forceinline__ void st1(__half *p, float v) { *p = __float2half_rn(v); }
 __device__ __forceinline__ void st1(__nv_bfloat16 *p, float v) { *p = __float2bfloat16_rn(v); }
 
+// One 16-byte store (p 16-byte aligned, in global memory). Written as PTX:
+// nvcc split the plain `*(uint4 *)p = q` of this file into four 4-byte
+// stores (st.global.u32 x4 in the PTX of q4_0/q8_0 -> f16, scalar f32 stores
+// for q4_0 -> f32), a quarter-sector per store instruction.
+__device__ __forceinline__ void stv4(void *p, uint32_t a, uint32_t b, uint32_t c, uint32_t d) {
+    asm volatile("st.global.v4.b32 [%0], {%1, %2, %3, %4};\n" ::"l"(p), "r"(a), "r"(b), "r"(c), "r"(d) : "memory");
+}
 __device__ __forceinline__ void st8(float *p, const float *v) {
-    uint4 *q = reinterpret_cast<uint4 *>(p);
-    q[0] = make_uint4(__float_as_uint(v[0]), __float_as_uint(v[1]), __float_as_uint(v[2]), __float_as_uint(v[3]));
-    q[1] = make_uint4(__float_as_uint(v[4]), __float_as_uint(v[5]), __float_as_uint(v[6]), __float_as_uint(v[7]));
+    stv4(p, __float_as_uint(v[0]), __float_as_uint(v[1]), __float_as_uint(v[2]), __float_as_uint(v[3]));
+    stv4(p + 4, __float_as_uint(v[4]), __float_as_uint(v[5]), __float_as_uint(v[6]), __float_as_uint(v[7]));
 }
 __device__ __forceinline__ uint32_t pk(__half a, __half b) {
     return (uint32_t)__half_as_ushort(a) | ((uint32_t)__half_as_ushort(b) << 16);
@@ -298,21 +335,43 @@ __device__ __forceinline__ uint32_t pk(__nv_bfloat16 a, __nv_bfloat16 b) {
     return (uint32_t)__bfloat16_as_ushort(a) | ((uint32_t)__bfloat16_as_ushort(b) << 16);
 }
 __device__ __forceinline__ void st8(__half *p, const float *v) {
-    uint4 q;
-    q.x = pk(__float2half_rn(v[0]), __float2half_rn(v[1]));
-    q.y = pk(__float2half_rn(v[2]), __float2half_rn(v[3]));
-    q.z = pk(__float2half_rn(v[4]), __float2half_rn(v[5]));
-    q.w = pk(__float2half_rn(v[6]), __float2half_rn(v[7]));
-    *reinterpret_cast<uint4 *>(p) = q;
+    stv4(p, pk(__float2half_rn(v[0]), __float2half_rn(v[1])), pk(__float2half_rn(v[2]), __float2half_rn(v[3])),
+         pk(__float2half_rn(v[4]), __float2half_rn(v[5])), pk(__float2half_rn(v[6]), __float2half_rn(v[7])));
 }
 __device__ __forceinline__ void st8(__nv_bfloat16 *p, const float *v) {
-    uint4 q;
-    q.x = pk(__float2bfloat16_rn(v[0]), __float2bfloat16_rn(v[1]));
-    q.y = pk(__float2bfloat16_rn(v[2]), __float2bfloat16_rn(v[3]));
-    q.z = pk(__float2bfloat16_rn(v[4]), __float2bfloat16_rn(v[5]));
-    q.w = pk(__float2bfloat16_rn(v[6]), __float2bfloat16_rn(v[7]));
-    *reinterpret_cast<uint4 *>(p) = q;
+    const uint32_t a = pk(__float2bfloat16_rn(v[0]), __float2bfloat16_rn(v[1]));
+    const uint32_t b = pk(__float2bfloat16_rn(v[2]), __float2bfloat16_rn(v[3]));
+    const uint32_t c = pk(__float2bfloat16_rn(v[4]), __float2bfloat16_rn(v[5]));
+    const uint32_t d = pk(__float2bfloat16_rn(v[6]), __float2bfloat16_rn(v[7]));
+    stv4(p, a, b, c, d);
 }
+
+// f32 output of a whole warp span (32 lanes x 8 elements, all in range):
+// lane pairs trade halves so that each of the two 16-byte store
+// instructions writes whole 32-byte sectors (lane 2m and 2m+1 fill lane
+// 2m's sector, then lane 2m+1's). Plain st8 would leave every sector half
+// written by each instruction (a 32-byte stride of 16-byte stores), which
+// costs partial-sector writes in L2/DRAM.
+__device__ __forceinline__ void st8_pair(float *p, const float *v) {
+    const bool odd = (threadIdx.x & 1) != 0;
+    float r[4];
+#pragma unroll
+    for (int k = 0; k < 4; k++) r[k] = __shfl_xor_sync(0xffffffffu, odd ? v[k] : v[4 + k], 1);
+    // even: own [0..3] at p, partner's [0..3] at p + 8;
+    // odd: partner's [4..7] at p - 4, own [4..7] at p + 4
+    float a[4], c[4];
+#pragma unroll
+    for (int k = 0; k < 4; k++) {
+        a[k] = odd ? r[k] : v[k];
+        c[k] = odd ? v[4 + k] : r[k];
+    }
+    stv4(odd ? p - 4 : p, __float_as_uint(a[0]), __float_as_uint(a[1]), __float_as_uint(a[2]), __float_as_uint(a[3]));
+    stv4(odd ? p + 4 : p + 8, __float_as_uint(c[0]), __float_as_uint(c[1]), __float_as_uint(c[2]),
+         __float_as_uint(c[3]));
+}
+
+template <typename O> struct IsF32 { static constexpr bool v = false; };
+template <> struct IsF32<float> { static constexpr bool v = true; };
 
 // Decodes and stores the tile held in sm: `len` elements starting at dst.
 template <int T, typename O>
@@ -332,6 +391,14 @@ __device__ __forceinline__ void emit_tile(const uint8_t *sm, O *__restrict__ dst
         } else {
             dec8<T>(sm + (el / BL) * TS, el % BL, v);
         }
+        if constexpr (IsF32<O>::v) {
+            // warp-uniform: the warp's 256 elements all lie in the tile
+            // (then every lane is here, in this iteration, with cnt == 8)
+            if (store16 && el - (int)(threadIdx.x & 31) * 8 + 256 <= len) {
+                st8_pair(dst + el, v);
+                continue;
+            }
+        }
         if (store16) st8(dst + el, v);
         else {
 #pragma unroll
@@ -347,50 +414,121 @@ template <int T> struct TileIO {
     static constexpr int NV = (vecs + kThreads - 1) / kThreads;
 };
 
+// cp.async (sm_80+): 16 bytes global -> shared without a register trip.
+__device__ __forceinline__ void cp16(uint8_t *smem, const uint8_t *g) {
+    const unsigned sa = (unsigned)__cvta_generic_to_shared(smem);
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(sa), "l"(g) : "memory");
+}
+__device__ __forceinline__ void cp_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+template <int N> __device__ __forceinline__ void cp_wait() {
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+}
+
+// Pipelined path (aligned src, tiles of at most 8192 bytes): S
+// shared-memory stages; the copies of the CTA's next S - 1 tiles are in
+// flight (cp.async, no registers held) while a tile is decoded.
+template <int T> struct Pipe {
+    static constexpr int TB = TileIO<T>::bytes;
+    static constexpr bool on = TB <= 8192;
+    static constexpr int S = TB <= 4672 ? 4 : 2;  // <= 18.75 KB (16.03 KB) of stages per CTA
+    static constexpr int stride = TB + 16;        // +16: B8 may read 3 bytes past a tile
+};
+
+// Issues the copy of `tile` into stage st (whole 16-byte vectors; the bytes
+// of a partial last tile past its last whole vector are copied directly:
+// the barriers before that stage is read make them visible).
+template <int T>
+__device__ __forceinline__ void issue_tile(uint8_t *st, const uint8_t *__restrict__ src, int64_t n, int64_t tile) {
+    constexpr int BL = Fmt<T>::blck, TS = Fmt<T>::tsz, TB = TileIO<T>::bytes;
+    const int64_t e0 = tile * kTile;
+    const int len = (int)(n - e0 < kTile ? n - e0 : kTile);
+    const int bytes = len / BL * TS, nvec = bytes >> 4;
+    const uint8_t *s = src + tile * (int64_t)TB;
+    for (int i = threadIdx.x; i < nvec; i += kThreads) cp16(st + 16 * i, s + 16 * i);
+    for (int i = (nvec << 4) + threadIdx.x; i < bytes; i += kThreads) st[i] = s[i];
+}
+
+// Loads (aligned src) the whole 16-byte vectors of `tile` into r.
+template <int T, int NV>
+__device__ __forceinline__ void fetch_tile(uint4 (&r)[NV], const uint8_t *__restrict__ src, int64_t n, int64_t tile) {
+    constexpr int BL = Fmt<T>::blck, TS = Fmt<T>::tsz, TB = TileIO<T>::bytes;
+    const int64_t e0 = tile * kTile;
+    const int len = (int)(n - e0 < kTile ? n - e0 : kTile);
+    const int nvec = (len / BL * TS) >> 4;  // whole 16-byte vectors of the tile
+    const uint4 *s = reinterpret_cast<const uint4 *>(src + tile * (int64_t)TB);
+#pragma unroll
+    for (int i = 0; i < NV; i++) {
+        const int idx = threadIdx.x + i * kThreads;
+        if (idx < nvec) r[i] = __ldcs(s + idx);
+    }
+}
+
+// CTAs per SM the register budget is cut for: 8 (32 registers, full
+// occupancy, no spills) for block types; Q1_0's f32 kernel spills 8 bytes
+// at 32, so 6; plain types (larger register prefetch) 4.
+template <int T> struct MinBlocks {
+    static constexpr int v = Fmt<T>::blck == 1 ? 4 : T == MLXN_GGML_Q1_0 ? 6 : 8;
+};
+
 template <int T, typename O>
-__global__ void __launch_bounds__(kThreads)
+__global__ void __launch_bounds__(kThreads, MinBlocks<T>::v)
 dequant_kernel(const uint8_t *__restrict__ src, O *__restrict__ dst, int64_t n, int aligned_src, int store16) {
     pdl_enter();
     constexpr int BL = Fmt<T>::blck, TS = Fmt<T>::tsz;
     constexpr int TB = TileIO<T>::bytes, NV = TileIO<T>::NV;
-    __shared__ __align__(16) uint8_t sm[TB];
+    constexpr int S = Pipe<T>::on ? Pipe<T>::S : 1, STR = Pipe<T>::on ? Pipe<T>::stride : TB + 16;
+    __shared__ __align__(16) uint8_t sm[S * STR];
     const int64_t ntiles = (n + kTile - 1) / kTile;
-    const int64_t first = blockIdx.x;
+    const int64_t first = blockIdx.x, G = gridDim.x;
     if (first >= ntiles) return;
     if (aligned_src) {
-        // register prefetch of the CTA's next tile
-        uint4 r[NV];
-        auto fetch = [&](int64_t tile) {
-            const int64_t e0 = tile * kTile;
-            const int len = (int)(n - e0 < kTile ? n - e0 : kTile);
-            const int nvec = (len / BL * TS) >> 4;  // whole 16-byte vectors of the tile
-            const uint4 *s = reinterpret_cast<const uint4 *>(src + tile * (int64_t)TB);
+        if constexpr (Pipe<T>::on) {
+            // prologue: tiles first, first + G, ..., first + (S-2)G in flight
+            // (one commit group each, empty past the end, so the group count
+            // stays fixed and wait_group<S-2> always means "the oldest is in")
 #pragma unroll
-            for (int i = 0; i < NV; i++) {
-                const int idx = threadIdx.x + i * kThreads;
-                if (idx < nvec) r[i] = __ldcs(s + idx);
+            for (int k = 0; k < S - 1; k++) {
+                if (first + k * G < ntiles) issue_tile<T>(sm + k * STR, src, n, first + k * G);
+                cp_commit();
             }
-        };
-        fetch(first);
-        for (int64_t tile = first; tile < ntiles; tile += gridDim.x) {
-            const int64_t e0 = tile * kTile;
-            const int len = (int)(n - e0 < kTile ? n - e0 : kTile);
-            const int bytes = len / BL * TS, nvec = bytes >> 4;
-            __syncthreads();  // readers of the previous tile are done with sm
+            int stage = 0;
+            for (int64_t tile = first; tile < ntiles; tile += G) {
+                cp_wait<S - 2>();  // this thread's copies of `tile` have landed
+                __syncthreads();   // everyone's have; everyone is done with the stage read last time
+                const int64_t ahead = tile + (int64_t)(S - 1) * G;
+                const int ws = stage == 0 ? S - 1 : stage - 1;  // the stage read last iteration
+                if (ahead < ntiles) issue_tile<T>(sm + ws * STR, src, n, ahead);
+                cp_commit();
+                const int64_t e0 = tile * kTile;
+                const int len = (int)(n - e0 < kTile ? n - e0 : kTile);
+                emit_tile<T, O>(sm + stage * STR, dst + e0, len, store16 != 0);
+                stage = stage == S - 1 ? 0 : stage + 1;
+            }
+            cp_wait<0>();
+        } else {
+            // register prefetch of the CTA's next tile
+            uint4 r[NV];
+            fetch_tile<T, NV>(r, src, n, first);
+            for (int64_t tile = first; tile < ntiles; tile += G) {
+                const int64_t e0 = tile * kTile;
+                const int len = (int)(n - e0 < kTile ? n - e0 : kTile);
+                const int bytes = len / BL * TS, nvec = bytes >> 4;
+                __syncthreads();  // readers of the previous tile are done with sm
 #pragma unroll
-            for (int i = 0; i < NV; i++) {
-                const int idx = threadIdx.x + i * kThreads;
-                if (idx < nvec) reinterpret_cast<uint4 *>(sm)[idx] = r[i];
+                for (int i = 0; i < NV; i++) {
+                    const int idx = threadIdx.x + i * kThreads;
+                    if (idx < nvec) reinterpret_cast<uint4 *>(sm)[idx] = r[i];
+                }
+                // a partial last tile may end inside a 16-byte vector
+                const uint8_t *s = src + tile * (int64_t)TB;
+                for (int i = (nvec << 4) + threadIdx.x; i < bytes; i += kThreads) sm[i] = s[i];
+                __syncthreads();
+                if (tile + G < ntiles) fetch_tile<T, NV>(r, src, n, tile + G);
+                emit_tile<T, O>(sm, dst + e0, len, store16 != 0);
             }
-            // a partial last tile may end inside a 16-byte vector
-            const uint8_t *s = src + tile * (int64_t)TB;
-            for (int i = (nvec << 4) + threadIdx.x; i < bytes; i += kThreads) sm[i] = s[i];
-            __syncthreads();
-            if (tile + gridDim.x < ntiles) fetch(tile + gridDim.x);
-            emit_tile<T, O>(sm, dst + e0, len, store16 != 0);
         }
     } else {
-        for (int64_t tile = first; tile < ntiles; tile += gridDim.x) {
+        for (int64_t tile = first; tile < ntiles; tile += G) {
             const int64_t e0 = tile * kTile;
             const int len = (int)(n - e0 < kTile ? n - e0 : kTile);
             const int bytes = len / BL * TS;
@@ -415,8 +553,21 @@ struct Launch {
 
 template <int T, typename O> int launch_o(const Launch &L) {
     const int64_t ntiles = (L.n + kTile - 1) / kTile;
-    // enough CTAs to fill every SM (8 x 256 threads each), grid-stride beyond
-    const int64_t cap = (int64_t)(L.sm_count > 0 ? L.sm_count : 1) * 8;
+    // one wave of co-resident CTAs (blocks per SM from the occupancy
+    // calculator, asked once per kernel), grid-stride beyond: a grid larger
+    // than what fits would leave a second, partial wave
+    static std::atomic<int> per_sm{0};
+    int b = per_sm.load(std::memory_order_relaxed);
+    if (b <= 0) {
+        // the stages of 8 CTAs (up to 150 KB) need the large shared carveout;
+        // the kernel reads nothing through L1
+        MLXN_CK(cudaFuncSetAttribute(dequant_kernel<T, O>, cudaFuncAttributePreferredSharedMemoryCarveout,
+                                     (int)cudaSharedmemCarveoutMaxShared));
+        MLXN_CK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&b, dequant_kernel<T, O>, kThreads, 0));
+        if (b <= 0) b = 1;
+        per_sm.store(b, std::memory_order_relaxed);
+    }
+    const int64_t cap = (int64_t)(L.sm_count > 0 ? L.sm_count : 1) * b;
     const unsigned grid = (unsigned)(ntiles < cap ? ntiles : cap);
     const int aligned_src = ((uintptr_t)L.src & 15) == 0;
     const int store16 = ((uintptr_t)L.dst & 15) == 0;
