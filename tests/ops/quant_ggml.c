@@ -285,6 +285,24 @@ static void dq_cases(const test_env *env, report_t *rep, bool list) {
                 each_dq(env, rep, list, &c);
             }
         }
+    /* many tiles per CUDA block: the grid is one wave (<= 8 blocks per SM),
+       so 4099 x 5376 elements (5380 tiles of 4096, the last one partial) go
+       round a 132-SM GPU's 4-stage (2-stage for f16) shared-memory ring of
+       tiles more than once per block; aligned */
+    static const struct {
+        int type;
+        mlxn_dtype odt;
+    } RING[] = {{MLXN_GGML_Q4_0, MLXN_F32}, {MLXN_GGML_Q8_0, MLXN_F16}, {MLXN_GGML_Q4_K, MLXN_BF16},
+                {MLXN_GGML_F16, MLXN_F32}};
+    for (int i = 0; i < (int)(sizeof RING / sizeof RING[0]); i++) {
+        dqcase c;
+        memset(&c, 0, sizeof c);
+        c.type = RING[i].type;
+        c.odt = RING[i].odt;
+        c.rows = 4099;
+        c.k = 5376;
+        each_dq(env, rep, list, &c);
+    }
 }
 
 /* ---- quantizer cases -------------------------------------------------------------- */
