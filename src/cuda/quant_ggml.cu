@@ -322,7 +322,9 @@ __device__ __forceinline__ void st1(__nv_bfloat16 *p, float v) { *p = __float2bf
 // stores (st.global.u32 x4 in the PTX of q4_0/q8_0 -> f16, scalar f32 stores
 // for q4_0 -> f32), a quarter-sector per store instruction.
 __device__ __forceinline__ void stv4(void *p, uint32_t a, uint32_t b, uint32_t c, uint32_t d) {
-    asm volatile("st.global.v4.b32 [%0], {%1, %2, %3, %4};\n" ::"l"(p), "r"(a), "r"(b), "r"(c), "r"(d) : "memory");
+    // no "memory" clobber: the kernel never reads dst, and shared-memory
+    // loads of the next group may move above the store
+    asm volatile("st.global.v4.b32 [%0], {%1, %2, %3, %4};\n" ::"l"(p), "r"(a), "r"(b), "r"(c), "r"(d));
 }
 __device__ __forceinline__ void st8(float *p, const float *v) {
     stv4(p, __float_as_uint(v[0]), __float_as_uint(v[1]), __float_as_uint(v[2]), __float_as_uint(v[3]));
