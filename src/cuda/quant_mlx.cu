@@ -22,10 +22,11 @@
 // addresses one base plus a uniform stride, and there is no per-item index
 // arithmetic; the last (partial) tile and every gather tile take the general
 // per-item path with bounds checks (gather: the row of an item through a
-// 64-bit multiply-shift division by the items per row, no divide routine). One tile per block, ceil(items / tile)
-// blocks (at most 2^24, then blocks stride), indices 64-bit throughout;
-// launched with PDL like the other kernels (launch.cuh). With
-// y not 16-byte aligned the results go out element by element.
+// 64-bit multiply-shift division by the items per row, no divide routine).
+// One tile per block, ceil(items / tile) blocks (at most 2^24, then blocks
+// stride), indices 64-bit throughout; launched with PDL like the other
+// kernels (launch.cuh). With y not 16-byte aligned the results go out
+// element by element.
 //
 // The arithmetic is the CPU backend's, operation for operation, with the
 // rounding intrinsics that forbid contraction into an fma:
