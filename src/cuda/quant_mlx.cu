@@ -25,8 +25,9 @@
 // 64-bit multiply-shift division by the items per row, no divide routine).
 // One tile per block, ceil(items / tile) blocks (at most 2^24, then blocks
 // stride), indices 64-bit throughout; launched with PDL like the other
-// kernels (launch.cuh). With y not 16-byte aligned the results go out
-// element by element.
+// kernels (launch.cuh); at most 64 registers a thread (4 blocks, 32 warps
+// an SM, no spills). With y not 16-byte aligned the results go out element
+// by element.
 //
 // The arithmetic is the CPU backend's, operation for operation, with the
 // rounding intrinsics that forbid contraction into an fma:
@@ -294,7 +295,7 @@ __device__ __forceinline__ void tile_any(const Args &a, TY *__restrict__ y, int6
 }
 
 template <int MODE, int BITS, typename TY, int SK, bool GATHER>
-__global__ void __launch_bounds__(kThreads) deq_kernel(const Args a, TY *__restrict__ y) {
+__global__ void __launch_bounds__(kThreads, 4) deq_kernel(const Args a, TY *__restrict__ y) {
     pdl_enter();
     const int64_t step = (int64_t)gridDim.x * a.tile;
     for (int64_t base = (int64_t)blockIdx.x * a.tile; base < a.items; base += step) {
