@@ -298,6 +298,35 @@ static void differential_cases(ctx_t *cx) {
                     run(cx, &c);
                 }
             }
+    /* large enough that every GPU thread decodes all of its items on the fast
+       path (several 16-byte items per thread, many blocks per SM), for each
+       bits value and the fp modes, into every output dtype */
+    {
+        static const int LB[] = {2, 3, 4, 5, 6, 8};
+        for (int b = 0; b < 6; b++) {
+            qcase c = {0};
+            c.mode = 0;
+            c.bits = LB[b];
+            c.gs = b % 2 ? 128 : 64;
+            c.sdt = b % 3 == 0 ? MLXN_F32 : b % 3 == 1 ? MLXN_F16 : MLXN_BF16;
+            c.ydt = b % 3 == 0 ? MLXN_BF16 : b % 3 == 1 ? MLXN_F32 : MLXN_F16;
+            c.rows = 517;
+            c.K = 2048;
+            c.mis = b == 5;
+            run(cx, &c);
+        }
+        for (int m = 1; m < 4; m++) {
+            qcase c = {0};
+            c.mode = m;
+            c.bits = FPB[m];
+            c.gs = FPG[m];
+            c.sdt = MLXN_U8;
+            c.ydt = m == 2 ? MLXN_F32 : MLXN_BF16;
+            c.rows = 517;
+            c.K = 2048;
+            run(cx, &c);
+        }
+    }
     /* larger and batched shapes */
     {
         qcase c = {0};
