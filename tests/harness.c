@@ -281,3 +281,50 @@ mlxn_status upload_values_misaligned(mlxn_device *d, mlxn_dtype t, int64_t n, co
     if (s) return s;
     return mlxn_buffer_view(*base, (size_t)misalign * mlxn_dtype_size(t), t, 1, &n, view);
 }
+
+/* ---- output patterns of validation cases ---- */
+
+static size_t out_nbytes(const mlxn_buffer *b) { return b ? mlxn_buffer_nbytes(b) : 0; }
+
+bool out_pattern_fill(out_pattern *g, mlxn_buffer *const *outs, int n) {
+    memset(g, 0, sizeof *g);
+    g->n = n < OUT_PATTERN_MAX ? n : OUT_PATTERN_MAX;
+    bool mem_ok = true;
+    for (int i = 0; i < g->n; i++) {
+        g->out[i] = outs[i];
+        const size_t nb = out_nbytes(outs[i]);
+        if (!nb) continue;
+        g->pat[i] = malloc(nb);
+        g->back[i] = malloc(nb);
+        if (!g->pat[i] || !g->back[i]) {
+            mem_ok = false;
+            continue;
+        }
+        for (size_t j = 0; j < nb; j++) g->pat[i][j] = (unsigned char)(0x3C + j * 7 + (size_t)i);
+        mlxn_buffer_write(outs[i], g->pat[i], nb);
+    }
+    if (!mem_ok) return false;
+    for (int i = 0; i < g->n; i++)
+        if (out_nbytes(g->out[i])) mlxn_buffer_read(g->out[i], g->pat[i], out_nbytes(g->out[i]));
+    return true;
+}
+
+bool out_pattern_intact(out_pattern *g, mlxn_encoder *enc) {
+    mlxn_encoder_wait(enc);
+    bool ok = true;
+    for (int i = 0; i < g->n; i++) {
+        const size_t nb = out_nbytes(g->out[i]);
+        if (!nb) continue;
+        mlxn_buffer_read(g->out[i], g->back[i], nb);
+        if (memcmp(g->pat[i], g->back[i], nb)) ok = false;
+    }
+    return ok;
+}
+
+void out_pattern_free(out_pattern *g) {
+    for (int i = 0; i < OUT_PATTERN_MAX; i++) {
+        free(g->pat[i]);
+        free(g->back[i]);
+        g->pat[i] = g->back[i] = NULL;
+    }
+}

@@ -103,4 +103,21 @@ mlxn_status upload_values_misaligned(mlxn_device *d, mlxn_dtype t, int64_t n, co
 void check_result(report_t *rep, const char *name, const double *got, const double *ref, size_t n, double limit,
                   bool guards_ok);
 
+/* Outputs of a validation case: filled with a byte pattern before the bad
+   call, and after it they must still hold exactly what they held then
+   (outputs may overlap one another: the snapshot is taken after all the
+   patterns are written). NULL outputs are skipped. */
+#define OUT_PATTERN_MAX 4
+typedef struct {
+    mlxn_buffer *out[OUT_PATTERN_MAX];
+    unsigned char *pat[OUT_PATTERN_MAX], *back[OUT_PATTERN_MAX];
+    int n;
+} out_pattern;
+
+/* Writes the patterns and takes the snapshot; false when host memory ran out. */
+bool out_pattern_fill(out_pattern *g, mlxn_buffer *const *outs, int n);
+/* Waits for enc, then tells whether every output still holds its snapshot. */
+bool out_pattern_intact(out_pattern *g, mlxn_encoder *enc);
+void out_pattern_free(out_pattern *g);
+
 #endif

@@ -353,7 +353,6 @@ typedef struct {
     const void *p;
 } vcall;
 
-static size_t nb_of(const mlxn_buffer *b) { return b ? mlxn_buffer_nbytes(b) : 0; }
 
 /* Runs the op on bad arguments: it must return `want`, name the op and
    `needle` in its message, leave idx/val/ws (pre-filled with a pattern)
@@ -368,28 +367,11 @@ static void expect_fail(vctx *v, const char *name, vcall k, mlxn_status want, co
         return;
     }
     mlxn_buffer *outs[3] = {k.idx, k.val, k.ws};
-    unsigned char *pat[3] = {NULL, NULL, NULL}, *back[3] = {NULL, NULL, NULL};
-    bool mem_ok = true;
-    for (int i = 0; i < 3; i++) {
-        const size_t nb = nb_of(outs[i]);
-        if (!nb) continue;
-        pat[i] = malloc(nb);
-        back[i] = malloc(nb);
-        if (!pat[i] || !back[i]) {
-            mem_ok = false;
-            continue;
-        }
-        for (size_t j = 0; j < nb; j++) pat[i][j] = (unsigned char)(0x3C + j * 7 + (size_t)i);
-        mlxn_buffer_write(outs[i], pat[i], nb);
-    }
-    if (!mem_ok) {
+    out_pattern g;
+    if (!out_pattern_fill(&g, outs, 3)) {
         report_case(v->rep, full, false, "out of host memory");
         goto out;
     }
-    /* outputs may overlap each other: what must survive is what they hold
-       after all the patterns were written */
-    for (int i = 0; i < 3; i++)
-        if (nb_of(outs[i])) mlxn_buffer_read(outs[i], pat[i], nb_of(outs[i]));
     mlxn_counters c0, c1;
     mlxn_device_counters(v->env->dev, &c0);
     mlxn_clear_error();
@@ -406,24 +388,13 @@ static void expect_fail(vctx *v, const char *name, vcall k, mlxn_status want, co
         ok = false;
         snprintf(detail, sizeof detail, "the failing call dispatched or allocated");
     }
-    if (ok) {
-        mlxn_encoder_wait(v->env->enc);
-        for (int i = 0; i < 3; i++) {
-            const size_t nb = nb_of(outs[i]);
-            if (!nb) continue;
-            mlxn_buffer_read(outs[i], back[i], nb);
-            if (memcmp(pat[i], back[i], nb)) {
-                ok = false;
-                snprintf(detail, sizeof detail, "an output was written although the op failed");
-            }
-        }
+    if (ok && !out_pattern_intact(&g, v->env->enc)) {
+        ok = false;
+        snprintf(detail, sizeof detail, "an output was written although the op failed");
     }
     report_case(v->rep, full, ok, "%s", detail);
 out:
-    for (int i = 0; i < 3; i++) {
-        free(pat[i]);
-        free(back[i]);
-    }
+    out_pattern_free(&g);
 }
 
 /* A size-function case: status `want` and `needle` in the message. */
