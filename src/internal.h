@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <string.h>
 
 /* ---- errors ------------------------------------------------------------- */
 
@@ -59,6 +60,21 @@ static inline mlxn_arg mlxn_arg_of(const mlxn_buffer *b) {
     a.numel = b->numel;
     a.nbytes = b->nbytes;
     return a;
+}
+
+/* Starts an op call: zeroed plan, kind, name and its n buffer arguments in
+   order (NULL for an absent optional one); each view is resolved and kept
+   (graphs hold on to it). */
+static inline void mlxn_call_init(mlxn_op_call *c, mlxn_op_kind kind, const char *name, int n,
+                                  const mlxn_buffer *const *b) {
+    memset(c, 0, sizeof *c);
+    c->kind = kind;
+    c->name = name;
+    c->n_args = n;
+    for (int i = 0; i < n && i < MLXN_OP_MAX_BUFS; i++) {
+        c->args[i] = mlxn_arg_of(b[i]);
+        c->bufs[i] = b[i];
+    }
 }
 
 /* A heap copy of view b that shares (retains) its storage. */
