@@ -37,11 +37,11 @@
 #include <stdint.h>
 
 #include <atomic>
+#include <cstdlib>
 
 namespace {
 
 constexpr int kThreads = 256;
-constexpr int kTile = 4096;
 
 template <int T> struct Fmt;
 #define FMT(T, B, S)                      \
@@ -76,8 +76,11 @@ FMT(MLXN_GGML_Q1_0, 128, 18)
 FMT(MLXN_GGML_Q2_0, 64, 18)
 #undef FMT
 
+// Every f16 field of every block type sits at an even offset of a block of
+// even size, and blocks are read from 16-byte aligned tiles (shared memory)
+// or a 16-byte aligned src (direct path): one 2-byte load.
 __device__ __forceinline__ float ldh(const uint8_t *p) {
-    return __half2float(__ushort_as_half((unsigned short)(p[0] | (p[1] << 8))));
+    return __half2float(__ushort_as_half(*reinterpret_cast<const unsigned short *>(p)));
 }
 __device__ __forceinline__ uint32_t ld32(const uint8_t *p) {
     return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
@@ -103,13 +106,19 @@ __device__ __forceinline__ float ue4m3_half(uint32_t x) {
     if (ex == 0) return __fmul_rn((float)man, 0x1p-10f);
     return __fmul_rn((float)(8 + man), __uint_as_float((ex - 11 + 127) << 23));
 }
-__device__ __forceinline__ void k4_scale_min(const uint8_t *q, int j, int &sc, int &m) {
+// The 6-bit scale and min of sub-block j (0..7) from the 12 packed bytes q[]
+// given as three little-endian words w0..w2, without a branch:
+//   j < 4:  sc = q[j] & 63,                            m = q[j+4] & 63
+//   j >= 4: sc = (q[j+4] & 15) | (q[j-4] >> 6) << 4,   m = (q[j+4] >> 4) | (q[j] >> 6) << 4
+__device__ __forceinline__ void k4_scale_min(uint32_t w0, uint32_t w1, uint32_t w2, int j, int &sc, int &m) {
+    const uint32_t sh = 8u * (uint32_t)(j & 3);
+    const uint32_t a = w0 >> sh, b = w1 >> sh, c = w2 >> sh;
     if (j < 4) {
-        sc = q[j] & 63;
-        m = q[j + 4] & 63;
+        sc = (int)(a & 63u);
+        m = (int)(b & 63u);
     } else {
-        sc = (q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4);
-        m = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+        sc = (int)((c & 0xFu) | ((a >> 6) & 3u) << 4);
+        m = (int)(((c >> 4) & 0xFu) | ((b >> 6) & 3u) << 4);
     }
 }
 
@@ -126,10 +135,34 @@ struct B8 {
         lo = __funnelshift_r(w0, w1, 8 * a);
         hi = __funnelshift_r(w1, w2, 8 * a);
     }
+    // p 8-byte aligned: one 8-byte load
+    struct Aligned {};
+    __device__ __forceinline__ B8(const uint8_t *p, Aligned) {
+        const uint2 u = *reinterpret_cast<const uint2 *>(p);
+        lo = u.x;
+        hi = u.y;
+    }
     __device__ __forceinline__ int operator[](int k) const {
         return (int)(((k < 4 ? lo : hi) >> (8 * (k & 3))) & 0xFFu);
     }
 };
+__device__ __forceinline__ float h2f_lo(uint32_t w) { return __half2float(__ushort_as_half((unsigned short)(w & 0xFFFFu))); }
+__device__ __forceinline__ float h2f_hi(uint32_t w) { return __half2float(__ushort_as_half((unsigned short)(w >> 16))); }
+
+// An int of magnitude < 2^22 as float, exactly, without the conversion unit
+// (I2F issues at a quarter of the FP32 rate): 1.5 * 2^23 + q lies in
+// [2^23, 2^24), where the float spacing is 1, so the bit pattern
+// 0x4B400000 + q is that value and one exact subtraction leaves q. Equal to
+// (float)q for every q it is used with (codes and small tables).
+__device__ __forceinline__ float i2f(int q) { return __fsub_rn(__int_as_float(0x4B400000 + q), 12582912.0f); }
+
+// Byte k (0..3) of t, an unsigned code c, minus `bias`, as float, exactly:
+// one byte permute builds the bit pattern 0x4B4000cc = 1.5 * 2^23 + c and one
+// exact subtraction of 1.5 * 2^23 + bias leaves c - bias. Codes of a group
+// are masked four at a time in the words of B8 (t = (w >> sh) & 0x0F0F0F0F).
+template <int BIAS> __device__ __forceinline__ float codef(uint32_t t, int k) {
+    return __fsub_rn(__int_as_float((int)__byte_perm(t, 0x4B400000u, 0x7650u | (unsigned)k)), 12582912.0f + (float)BIAS);
+}
 
 // Decodes elements j0 .. j0+7 of the block at b (j0 a multiple of 8).
 template <int T> __device__ __forceinline__ void dec8(const uint8_t *b, int j0, float *v);
@@ -138,15 +171,16 @@ template <> __device__ __forceinline__ void dec8<MLXN_GGML_Q4_0>(const uint8_t *
     const float d = ldh(b);
     const B8 qs(b + 2 + (j0 & 15));
     const int sh = j0 >= 16 ? 4 : 0;
+    const uint32_t t0 = (qs.lo >> sh) & 0x0F0F0F0Fu, t1 = (qs.hi >> sh) & 0x0F0F0F0Fu;
 #pragma unroll
-    for (int k = 0; k < 8; k++) v[k] = __fmul_rn((float)(((qs[k] >> sh) & 0xF) - 8), d);
+    for (int k = 0; k < 8; k++) v[k] = __fmul_rn(codef<8>(k < 4 ? t0 : t1, k & 3), d);
 }
 template <> __device__ __forceinline__ void dec8<MLXN_GGML_Q4_1>(const uint8_t *b, int j0, float *v) {
     const float d = ldh(b), m = ldh(b + 2);
     const B8 qs(b + 4 + (j0 & 15));
     const int sh = j0 >= 16 ? 4 : 0;
 #pragma unroll
-    for (int k = 0; k < 8; k++) v[k] = __fadd_rn(__fmul_rn((float)((qs[k] >> sh) & 0xF), d), m);
+    for (int k = 0; k < 8; k++) v[k] = __fadd_rn(__fmul_rn(i2f((qs[k] >> sh) & 0xF), d), m);
 }
 template <> __device__ __forceinline__ void dec8<MLXN_GGML_Q5_0>(const uint8_t *b, int j0, float *v) {
     const float d = ldh(b);
@@ -156,7 +190,7 @@ template <> __device__ __forceinline__ void dec8<MLXN_GGML_Q5_0>(const uint8_t *
 #pragma unroll
     for (int k = 0; k < 8; k++) {
         const int q = ((qs[k] >> sh) & 0xF) | (int)(((qh >> (j0 + k)) & 1) << 4);
-        v[k] = __fmul_rn((float)(q - 16), d);
+        v[k] = __fmul_rn(i2f(q - 16), d);
     }
 }
 template <> __device__ __forceinline__ void dec8<MLXN_GGML_Q5_1>(const uint8_t *b, int j0, float *v) {
@@ -167,20 +201,20 @@ template <> __device__ __forceinline__ void dec8<MLXN_GGML_Q5_1>(const uint8_t *
 #pragma unroll
     for (int k = 0; k < 8; k++) {
         const int q = ((qs[k] >> sh) & 0xF) | (int)(((qh >> (j0 + k)) & 1) << 4);
-        v[k] = __fadd_rn(__fmul_rn((float)q, d), m);
+        v[k] = __fadd_rn(__fmul_rn(i2f(q), d), m);
     }
 }
 template <> __device__ __forceinline__ void dec8<MLXN_GGML_Q8_0>(const uint8_t *b, int j0, float *v) {
     const float d = ldh(b);
     const B8 q(b + 2 + j0);
 #pragma unroll
-    for (int k = 0; k < 8; k++) v[k] = __fmul_rn((float)(int8_t)q[k], d);
+    for (int k = 0; k < 8; k++) v[k] = __fmul_rn(i2f((int8_t)q[k]), d);
 }
 template <> __device__ __forceinline__ void dec8<MLXN_GGML_Q8_1>(const uint8_t *b, int j0, float *v) {
     const float d = ldh(b);
     const B8 q(b + 4 + j0);
 #pragma unroll
-    for (int k = 0; k < 8; k++) v[k] = __fmul_rn((float)(int8_t)q[k], d);
+    for (int k = 0; k < 8; k++) v[k] = __fmul_rn(i2f((int8_t)q[k]), d);
 }
 template <> __device__ __forceinline__ void dec8<MLXN_GGML_Q2_K>(const uint8_t *b, int j0, float *v) {
     const int h = j0 >> 7, j = (j0 >> 5) & 3, l = j0 & 31;
@@ -189,7 +223,7 @@ template <> __device__ __forceinline__ void dec8<MLXN_GGML_Q2_K>(const uint8_t *
     const float dl = __fmul_rn(d, (float)(s & 0xF)), ml = __fmul_rn(dmin, (float)(s >> 4));
     const B8 q(b + 16 + 32 * h + l);
 #pragma unroll
-    for (int k = 0; k < 8; k++) v[k] = __fsub_rn(__fmul_rn(dl, (float)((q[k] >> (2 * j)) & 3)), ml);
+    for (int k = 0; k < 8; k++) v[k] = __fsub_rn(__fmul_rn(dl, i2f((q[k] >> (2 * j)) & 3)), ml);
 }
 template <> __device__ __forceinline__ void dec8<MLXN_GGML_Q3_K>(const uint8_t *b, int j0, float *v) {
     const int h = j0 >> 7, j = (j0 >> 5) & 3, l = j0 & 31;
@@ -204,31 +238,37 @@ template <> __device__ __forceinline__ void dec8<MLXN_GGML_Q3_K>(const uint8_t *
     for (int k = 0; k < 8; k++) {
         const int qq = (q[k] >> (2 * j)) & 3;
         const int hb = (hm[k] >> hsh) & 1;
-        v[k] = __fmul_rn(dl, (float)(qq - (hb ? 0 : 4)));
+        v[k] = __fmul_rn(dl, i2f(qq - (hb ? 0 : 4)));
     }
 }
+// q4_k/q5_k blocks (144/176 bytes) and iq4_xs blocks (136) start 16- and
+// 8-byte aligned in every tile and in an aligned src: the header comes in one
+// 16-byte (8-byte) load and the 8 code bytes of a group in one 8-byte load.
 template <> __device__ __forceinline__ void dec8<MLXN_GGML_Q4_K>(const uint8_t *b, int j0, float *v) {
     const int c = j0 >> 6, hi = (j0 >> 5) & 1, l = j0 & 31;
+    const uint4 hd = *reinterpret_cast<const uint4 *>(b); // d, dmin, scales[12]
     int sc, m;
-    k4_scale_min(b + 4, 2 * c + hi, sc, m);
-    const float d1 = __fmul_rn(ldh(b), (float)sc), m1 = __fmul_rn(ldh(b + 2), (float)m);
-    const B8 q(b + 16 + 32 * c + l);
+    k4_scale_min(hd.y, hd.z, hd.w, 2 * c + hi, sc, m);
+    const float d1 = __fmul_rn(h2f_lo(hd.x), (float)sc), m1 = __fmul_rn(h2f_hi(hd.x), (float)m);
+    const B8 q(b + 16 + 32 * c + l, B8::Aligned{});
     const int sh = hi ? 4 : 0;
+    const uint32_t t0 = (q.lo >> sh) & 0x0F0F0F0Fu, t1 = (q.hi >> sh) & 0x0F0F0F0Fu;
 #pragma unroll
-    for (int k = 0; k < 8; k++) v[k] = __fsub_rn(__fmul_rn(d1, (float)((q[k] >> sh) & 0xF)), m1);
+    for (int k = 0; k < 8; k++) v[k] = __fsub_rn(__fmul_rn(d1, codef<0>(k < 4 ? t0 : t1, k & 3)), m1);
 }
 template <> __device__ __forceinline__ void dec8<MLXN_GGML_Q5_K>(const uint8_t *b, int j0, float *v) {
     const int c = j0 >> 6, hi = (j0 >> 5) & 1, l = j0 & 31;
+    const uint4 hd = *reinterpret_cast<const uint4 *>(b);
     int sc, m;
-    k4_scale_min(b + 4, 2 * c + hi, sc, m);
-    const float d1 = __fmul_rn(ldh(b), (float)sc), m1 = __fmul_rn(ldh(b + 2), (float)m);
-    const B8 q(b + 48 + 32 * c + l), qh(b + 16 + l);
+    k4_scale_min(hd.y, hd.z, hd.w, 2 * c + hi, sc, m);
+    const float d1 = __fmul_rn(h2f_lo(hd.x), (float)sc), m1 = __fmul_rn(h2f_hi(hd.x), (float)m);
+    const B8 q(b + 48 + 32 * c + l, B8::Aligned{}), qh(b + 16 + l, B8::Aligned{});
     const int sh = hi ? 4 : 0, hsh = 2 * c + hi;
+    // the fifth bit of each code from qh, four codes at a time
+    const uint32_t t0 = ((q.lo >> sh) & 0x0F0F0F0Fu) | (((qh.lo >> hsh) & 0x01010101u) << 4);
+    const uint32_t t1 = ((q.hi >> sh) & 0x0F0F0F0Fu) | (((qh.hi >> hsh) & 0x01010101u) << 4);
 #pragma unroll
-    for (int k = 0; k < 8; k++) {
-        const int qq = ((q[k] >> sh) & 0xF) + (((qh[k] >> hsh) & 1) ? 16 : 0);
-        v[k] = __fsub_rn(__fmul_rn(d1, (float)qq), m1);
-    }
+    for (int k = 0; k < 8; k++) v[k] = __fsub_rn(__fmul_rn(d1, codef<0>(k < 4 ? t0 : t1, k & 3)), m1);
 }
 template <> __device__ __forceinline__ void dec8<MLXN_GGML_Q6_K>(const uint8_t *b, int j0, float *v) {
     const int h = j0 >> 7, kq = (j0 >> 5) & 3, l = j0 & 31;
@@ -236,41 +276,43 @@ template <> __device__ __forceinline__ void dec8<MLXN_GGML_Q6_K>(const uint8_t *
     const float a = __fmul_rn(ldh(b + 208), (float)(int8_t)b[192 + is]);
     const B8 ql(b + 64 * h + 32 * (kq & 1) + l), qh(b + 128 + 32 * h + l);
     const int sh = kq >= 2 ? 4 : 0;
+    const uint32_t t0 = ((ql.lo >> sh) & 0x0F0F0F0Fu) | (((qh.lo >> (2 * kq)) & 0x03030303u) << 4);
+    const uint32_t t1 = ((ql.hi >> sh) & 0x0F0F0F0Fu) | (((qh.hi >> (2 * kq)) & 0x03030303u) << 4);
 #pragma unroll
-    for (int k = 0; k < 8; k++) {
-        const int q = (((ql[k] >> sh) & 0xF) | (((qh[k] >> (2 * kq)) & 3) << 4)) - 32;
-        v[k] = __fmul_rn(a, (float)q);
-    }
+    for (int k = 0; k < 8; k++) v[k] = __fmul_rn(a, codef<32>(k < 4 ? t0 : t1, k & 3));
 }
 template <> __device__ __forceinline__ void dec8<MLXN_GGML_Q8_K>(const uint8_t *b, int j0, float *v) {
     const float d = __uint_as_float(ld32(b));
     const B8 q(b + 4 + j0);
 #pragma unroll
-    for (int k = 0; k < 8; k++) v[k] = __fmul_rn(d, (float)(int8_t)q[k]);
+    for (int k = 0; k < 8; k++) v[k] = __fmul_rn(d, i2f((int8_t)q[k]));
 }
 template <> __device__ __forceinline__ void dec8<MLXN_GGML_IQ4_NL>(const uint8_t *b, int j0, float *v) {
     const float d = ldh(b);
     const B8 qs(b + 2 + (j0 & 15));
     const int sh = j0 >= 16 ? 4 : 0;
 #pragma unroll
-    for (int k = 0; k < 8; k++) v[k] = __fmul_rn(d, (float)kv_lookup(IQ4_LO, IQ4_HI, (qs[k] >> sh) & 0xF));
+    for (int k = 0; k < 8; k++) v[k] = __fmul_rn(d, i2f(kv_lookup(IQ4_LO, IQ4_HI, (qs[k] >> sh) & 0xF)));
 }
 template <> __device__ __forceinline__ void dec8<MLXN_GGML_IQ4_XS>(const uint8_t *b, int j0, float *v) {
     const int ib = j0 >> 5, r = j0 & 31;
-    const uint32_t sh_all = (uint32_t)(b[2] | (b[3] << 8));
-    const int ls = ((b[4 + (ib >> 1)] >> (4 * (ib & 1))) & 0xF) | (int)(((sh_all >> (2 * ib)) & 3) << 4);
-    const float dl = __fmul_rn(ldh(b), (float)(ls - 32));
-    const B8 qs(b + 8 + 16 * ib + (r & 15));
+    const uint2 hd = *reinterpret_cast<const uint2 *>(b); // d, scales_h, scales_l[4]
+    const uint32_t sh_all = hd.x >> 16;
+    const int ls = (int)((hd.y >> (8 * (ib >> 1) + 4 * (ib & 1))) & 0xFu) | (int)(((sh_all >> (2 * ib)) & 3) << 4);
+    const float dl = __fmul_rn(h2f_lo(hd.x), (float)(ls - 32));
+    const B8 qs(b + 8 + 16 * ib + (r & 15), B8::Aligned{});
     const int sh = r >= 16 ? 4 : 0;
+    const uint32_t t0 = (qs.lo >> sh) & 0x0F0F0F0Fu, t1 = (qs.hi >> sh) & 0x0F0F0F0Fu;
 #pragma unroll
-    for (int k = 0; k < 8; k++) v[k] = __fmul_rn(dl, (float)kv_lookup(IQ4_LO, IQ4_HI, (qs[k] >> sh) & 0xF));
+    for (int k = 0; k < 8; k++)
+        v[k] = __fmul_rn(dl, i2f(kv_lookup(IQ4_LO, IQ4_HI, (int)(((k < 4 ? t0 : t1) >> (8 * (k & 3))) & 0xFu))));
 }
 template <> __device__ __forceinline__ void dec8<MLXN_GGML_MXFP4>(const uint8_t *b, int j0, float *v) {
     const float d = e8m0_half(b[0]);
     const B8 qs(b + 1 + (j0 & 15));
     const int sh = j0 >= 16 ? 4 : 0;
 #pragma unroll
-    for (int k = 0; k < 8; k++) v[k] = __fmul_rn((float)kv_lookup(FP4_LO, FP4_HI, (qs[k] >> sh) & 0xF), d);
+    for (int k = 0; k < 8; k++) v[k] = __fmul_rn(i2f(kv_lookup(FP4_LO, FP4_HI, (qs[k] >> sh) & 0xF)), d);
 }
 template <> __device__ __forceinline__ void dec8<MLXN_GGML_NVFP4>(const uint8_t *b, int j0, float *v) {
     const int s = j0 >> 4;
@@ -278,7 +320,7 @@ template <> __device__ __forceinline__ void dec8<MLXN_GGML_NVFP4>(const uint8_t 
     const B8 qs(b + 4 + 8 * s);
     const int sh = (j0 & 8) ? 4 : 0;
 #pragma unroll
-    for (int k = 0; k < 8; k++) v[k] = __fmul_rn((float)kv_lookup(FP4_LO, FP4_HI, (qs[k] >> sh) & 0xF), d);
+    for (int k = 0; k < 8; k++) v[k] = __fmul_rn(i2f(kv_lookup(FP4_LO, FP4_HI, (qs[k] >> sh) & 0xF)), d);
 }
 template <> __device__ __forceinline__ void dec8<MLXN_GGML_Q1_0>(const uint8_t *b, int j0, float *v) {
     const float d = ldh(b), nd = -d;
@@ -290,7 +332,7 @@ template <> __device__ __forceinline__ void dec8<MLXN_GGML_Q2_0>(const uint8_t *
     const float d = ldh(b);
     const uint8_t *qs = b + 2 + (j0 >> 2);
 #pragma unroll
-    for (int k = 0; k < 8; k++) v[k] = __fmul_rn((float)((int)((qs[k >> 2] >> (2 * (k & 3))) & 3) - 1), d);
+    for (int k = 0; k < 8; k++) v[k] = __fmul_rn(i2f((int)((qs[k >> 2] >> (2 * (k & 3))) & 3) - 1), d);
 }
 
 // Plain types: element e at byte e * tsz of the (16-byte aligned) tile.
@@ -330,22 +372,18 @@ __device__ __forceinline__ void st8(float *p, const float *v) {
     stv4(p, __float_as_uint(v[0]), __float_as_uint(v[1]), __float_as_uint(v[2]), __float_as_uint(v[3]));
     stv4(p + 4, __float_as_uint(v[4]), __float_as_uint(v[5]), __float_as_uint(v[6]), __float_as_uint(v[7]));
 }
-__device__ __forceinline__ uint32_t pk(__half a, __half b) {
-    return (uint32_t)__half_as_ushort(a) | ((uint32_t)__half_as_ushort(b) << 16);
+// Two floats as one packed 16-bit pair, one cvt.rn.{f16,bf16}x2.f32 (each
+// half rounded as __float2half_rn / __float2bfloat16_rn would).
+__device__ __forceinline__ uint32_t pk2(__half *, float a, float b) {
+    const __half2 h = __floats2half2_rn(a, b);
+    return *reinterpret_cast<const uint32_t *>(&h);
 }
-__device__ __forceinline__ uint32_t pk(__nv_bfloat16 a, __nv_bfloat16 b) {
-    return (uint32_t)__bfloat16_as_ushort(a) | ((uint32_t)__bfloat16_as_ushort(b) << 16);
+__device__ __forceinline__ uint32_t pk2(__nv_bfloat16 *, float a, float b) {
+    const __nv_bfloat162 h = __floats2bfloat162_rn(a, b);
+    return *reinterpret_cast<const uint32_t *>(&h);
 }
-__device__ __forceinline__ void st8(__half *p, const float *v) {
-    stv4(p, pk(__float2half_rn(v[0]), __float2half_rn(v[1])), pk(__float2half_rn(v[2]), __float2half_rn(v[3])),
-         pk(__float2half_rn(v[4]), __float2half_rn(v[5])), pk(__float2half_rn(v[6]), __float2half_rn(v[7])));
-}
-__device__ __forceinline__ void st8(__nv_bfloat16 *p, const float *v) {
-    const uint32_t a = pk(__float2bfloat16_rn(v[0]), __float2bfloat16_rn(v[1]));
-    const uint32_t b = pk(__float2bfloat16_rn(v[2]), __float2bfloat16_rn(v[3]));
-    const uint32_t c = pk(__float2bfloat16_rn(v[4]), __float2bfloat16_rn(v[5]));
-    const uint32_t d = pk(__float2bfloat16_rn(v[6]), __float2bfloat16_rn(v[7]));
-    stv4(p, a, b, c, d);
+template <typename O> __device__ __forceinline__ void st8(O *p, const float *v) {
+    stv4(p, pk2(p, v[0], v[1]), pk2(p, v[2], v[3]), pk2(p, v[4], v[5]), pk2(p, v[6], v[7]));
 }
 
 // f32 output of a whole warp span (32 lanes x 8 elements, all in range):
@@ -409,9 +447,30 @@ __device__ __forceinline__ void emit_tile(const uint8_t *sm, O *__restrict__ dst
     }
 }
 
+// A whole tile of TE elements, dst 16-byte aligned: every group is in range
+// and (f32) every warp span too, so the loop has a compile-time trip count
+// and the decodes of several groups can overlap.
+template <int T, typename O, int TE>
+__device__ __forceinline__ void emit_full(const uint8_t *sm, O *__restrict__ dst) {
+    constexpr int BL = Fmt<T>::blck, TS = Fmt<T>::tsz;
+#pragma unroll 4
+    for (int it = 0; it < TE / (kThreads * 8); it++) {
+        const int el = threadIdx.x * 8 + it * kThreads * 8;
+        float v[8];
+        if constexpr (BL == 1) {
+#pragma unroll
+            for (int k = 0; k < 8; k++) v[k] = plain1<T>(sm + (el + k) * TS);
+        } else {
+            dec8<T>(sm + (el / BL) * TS, el % BL, v);
+        }
+        if constexpr (IsF32<O>::v) st8_pair(dst + el, v);
+        else st8(dst + el, v);
+    }
+}
+
 // NV: 16-byte loads of a tile each thread holds in registers.
-template <int T> struct TileIO {
-    static constexpr int bytes = kTile / Fmt<T>::blck * Fmt<T>::tsz;  // a multiple of 16
+template <int T, int TE> struct TileIO {
+    static constexpr int bytes = TE / Fmt<T>::blck * Fmt<T>::tsz;  // a multiple of 16
     static constexpr int vecs = bytes / 16;
     static constexpr int NV = (vecs + kThreads - 1) / kThreads;
 };
@@ -429,21 +488,22 @@ template <int N> __device__ __forceinline__ void cp_wait() {
 // Pipelined path (aligned src, tiles of at most 8192 bytes): S
 // shared-memory stages; the copies of the CTA's next S - 1 tiles are in
 // flight (cp.async, no registers held) while a tile is decoded.
-template <int T> struct Pipe {
-    static constexpr int TB = TileIO<T>::bytes;
-    static constexpr bool on = TB <= 8192;
-    static constexpr int S = TB <= 4672 ? 4 : 2;  // <= 18.75 KB (16.03 KB) of stages per CTA
+template <int T, int TE> struct Pipe {
+    static constexpr int TB = TileIO<T, TE>::bytes;
+    static constexpr bool on = TB <= (TE > 4096 ? 20480 : 8192);
+    // <= 18.75 KB (16.03 KB) of stages per CTA for 4096-element tiles
+    static constexpr int S = TB <= 4672 ? 4 : (TE > 4096 && TB <= 10240) ? 3 : 2;
     static constexpr int stride = TB + 16;        // +16: B8 may read 3 bytes past a tile
 };
 
 // Issues the copy of `tile` into stage st (whole 16-byte vectors; the bytes
 // of a partial last tile past its last whole vector are copied directly:
 // the barriers before that stage is read make them visible).
-template <int T>
+template <int T, int TE>
 __device__ __forceinline__ void issue_tile(uint8_t *st, const uint8_t *__restrict__ src, int64_t n, int64_t tile) {
-    constexpr int BL = Fmt<T>::blck, TS = Fmt<T>::tsz, TB = TileIO<T>::bytes;
-    const int64_t e0 = tile * kTile;
-    const int len = (int)(n - e0 < kTile ? n - e0 : kTile);
+    constexpr int BL = Fmt<T>::blck, TS = Fmt<T>::tsz, TB = TileIO<T, TE>::bytes;
+    const int64_t e0 = tile * TE;
+    const int len = (int)(n - e0 < TE ? n - e0 : TE);
     const int bytes = len / BL * TS, nvec = bytes >> 4;
     const uint8_t *s = src + tile * (int64_t)TB;
     for (int i = threadIdx.x; i < nvec; i += kThreads) cp16(st + 16 * i, s + 16 * i);
@@ -451,11 +511,11 @@ __device__ __forceinline__ void issue_tile(uint8_t *st, const uint8_t *__restric
 }
 
 // Loads (aligned src) the whole 16-byte vectors of `tile` into r.
-template <int T, int NV>
+template <int T, int TE, int NV>
 __device__ __forceinline__ void fetch_tile(uint4 (&r)[NV], const uint8_t *__restrict__ src, int64_t n, int64_t tile) {
-    constexpr int BL = Fmt<T>::blck, TS = Fmt<T>::tsz, TB = TileIO<T>::bytes;
-    const int64_t e0 = tile * kTile;
-    const int len = (int)(n - e0 < kTile ? n - e0 : kTile);
+    constexpr int BL = Fmt<T>::blck, TS = Fmt<T>::tsz, TB = TileIO<T, TE>::bytes;
+    const int64_t e0 = tile * TE;
+    const int len = (int)(n - e0 < TE ? n - e0 : TE);
     const int nvec = (len / BL * TS) >> 4;  // whole 16-byte vectors of the tile
     const uint4 *s = reinterpret_cast<const uint4 *>(src + tile * (int64_t)TB);
 #pragma unroll
@@ -468,29 +528,29 @@ __device__ __forceinline__ void fetch_tile(uint4 (&r)[NV], const uint8_t *__rest
 // CTAs per SM the register budget is cut for: 8 (32 registers, full
 // occupancy, no spills) for block types; Q1_0's f32 kernel spills 8 bytes
 // at 32, so 6; plain types (larger register prefetch) 4.
-template <int T> struct MinBlocks {
-    static constexpr int v = Fmt<T>::blck == 1 ? 4 : T == MLXN_GGML_Q1_0 ? 6 : 8;
+template <int T, int TE> struct MinBlocks {
+    static constexpr int v = TE > 4096 ? 4 : Fmt<T>::blck == 1 ? 4 : T == MLXN_GGML_Q1_0 ? 6 : 8;
 };
 
-template <int T, typename O>
-__global__ void __launch_bounds__(kThreads, MinBlocks<T>::v)
+template <int T, typename O, int TE>
+__global__ void __launch_bounds__(kThreads, MinBlocks<T, TE>::v)
 dequant_kernel(const uint8_t *__restrict__ src, O *__restrict__ dst, int64_t n, int aligned_src, int store16) {
     pdl_enter();
     constexpr int BL = Fmt<T>::blck, TS = Fmt<T>::tsz;
-    constexpr int TB = TileIO<T>::bytes, NV = TileIO<T>::NV;
-    constexpr int S = Pipe<T>::on ? Pipe<T>::S : 1, STR = Pipe<T>::on ? Pipe<T>::stride : TB + 16;
+    constexpr int TB = TileIO<T, TE>::bytes, NV = TileIO<T, TE>::NV;
+    constexpr int S = Pipe<T, TE>::on ? Pipe<T, TE>::S : 1, STR = Pipe<T, TE>::on ? Pipe<T, TE>::stride : TB + 16;
     __shared__ __align__(16) uint8_t sm[S * STR];
-    const int64_t ntiles = (n + kTile - 1) / kTile;
+    const int64_t ntiles = (n + TE - 1) / TE;
     const int64_t first = blockIdx.x, G = gridDim.x;
     if (first >= ntiles) return;
     if (aligned_src) {
-        if constexpr (Pipe<T>::on) {
+        if constexpr (Pipe<T, TE>::on) {
             // prologue: tiles first, first + G, ..., first + (S-2)G in flight
             // (one commit group each, empty past the end, so the group count
             // stays fixed and wait_group<S-2> always means "the oldest is in")
 #pragma unroll
             for (int k = 0; k < S - 1; k++) {
-                if (first + k * G < ntiles) issue_tile<T>(sm + k * STR, src, n, first + k * G);
+                if (first + k * G < ntiles) issue_tile<T, TE>(sm + k * STR, src, n, first + k * G);
                 cp_commit();
             }
             int stage = 0;
@@ -499,21 +559,22 @@ dequant_kernel(const uint8_t *__restrict__ src, O *__restrict__ dst, int64_t n, 
                 __syncthreads();   // everyone's have; everyone is done with the stage read last time
                 const int64_t ahead = tile + (int64_t)(S - 1) * G;
                 const int ws = stage == 0 ? S - 1 : stage - 1;  // the stage read last iteration
-                if (ahead < ntiles) issue_tile<T>(sm + ws * STR, src, n, ahead);
+                if (ahead < ntiles) issue_tile<T, TE>(sm + ws * STR, src, n, ahead);
                 cp_commit();
-                const int64_t e0 = tile * kTile;
-                const int len = (int)(n - e0 < kTile ? n - e0 : kTile);
-                emit_tile<T, O>(sm + stage * STR, dst + e0, len, store16 != 0);
+                const int64_t e0 = tile * TE;
+                const int len = (int)(n - e0 < TE ? n - e0 : TE);
+                if (len == TE && store16) emit_full<T, O, TE>(sm + stage * STR, dst + e0);
+                else emit_tile<T, O>(sm + stage * STR, dst + e0, len, store16 != 0);
                 stage = stage == S - 1 ? 0 : stage + 1;
             }
             cp_wait<0>();
         } else {
             // register prefetch of the CTA's next tile
             uint4 r[NV];
-            fetch_tile<T, NV>(r, src, n, first);
+            fetch_tile<T, TE, NV>(r, src, n, first);
             for (int64_t tile = first; tile < ntiles; tile += G) {
-                const int64_t e0 = tile * kTile;
-                const int len = (int)(n - e0 < kTile ? n - e0 : kTile);
+                const int64_t e0 = tile * TE;
+                const int len = (int)(n - e0 < TE ? n - e0 : TE);
                 const int bytes = len / BL * TS, nvec = bytes >> 4;
                 __syncthreads();  // readers of the previous tile are done with sm
 #pragma unroll
@@ -525,20 +586,80 @@ dequant_kernel(const uint8_t *__restrict__ src, O *__restrict__ dst, int64_t n, 
                 const uint8_t *s = src + tile * (int64_t)TB;
                 for (int i = (nvec << 4) + threadIdx.x; i < bytes; i += kThreads) sm[i] = s[i];
                 __syncthreads();
-                if (tile + G < ntiles) fetch_tile<T, NV>(r, src, n, tile + G);
-                emit_tile<T, O>(sm, dst + e0, len, store16 != 0);
+                if (tile + G < ntiles) fetch_tile<T, TE, NV>(r, src, n, tile + G);
+                if (len == TE && store16) emit_full<T, O, TE>(sm, dst + e0);
+                else emit_tile<T, O>(sm, dst + e0, len, store16 != 0);
             }
         }
     } else {
         for (int64_t tile = first; tile < ntiles; tile += G) {
-            const int64_t e0 = tile * kTile;
-            const int len = (int)(n - e0 < kTile ? n - e0 : kTile);
+            const int64_t e0 = tile * TE;
+            const int len = (int)(n - e0 < TE ? n - e0 : TE);
             const int bytes = len / BL * TS;
             const uint8_t *s = src + tile * (int64_t)TB;
             __syncthreads();
             for (int i = threadIdx.x; i < bytes; i += kThreads) sm[i] = s[i];
             __syncthreads();
             emit_tile<T, O>(sm, dst + e0, len, store16 != 0);
+        }
+    }
+}
+
+// Direct variant (kernel lab): no staging. Each CTA takes one tile (grid =
+// tiles) and decodes it straight from global memory: dec8 on the raw bytes
+// (the loads of the tile's groups are independent, so they are all in
+// flight before the first store). B8 may read 3 bytes past a group's bytes,
+// so a tile within 16 bytes of the end of src, or a partial one, is staged
+// in shared memory first (the slow path, once per tensor).
+template <int T, typename O, int TE>
+__device__ __forceinline__ void emit_full_g(const uint8_t *__restrict__ s, O *__restrict__ dst) {
+    constexpr int BL = Fmt<T>::blck;
+    constexpr int TS = Fmt<T>::tsz;
+    constexpr int NG = TE / (kThreads * 8);
+    if constexpr (IsF32<O>::v) {
+        float v[NG][8];
+#pragma unroll
+        for (int it = 0; it < NG; it++) {
+            const int el = threadIdx.x * 8 + it * kThreads * 8;
+            dec8<T>(s + (el / BL) * TS, el % BL, v[it]);
+        }
+#pragma unroll
+        for (int it = 0; it < NG; it++) st8_pair(dst + threadIdx.x * 8 + it * kThreads * 8, v[it]);
+    } else {
+        uint32_t w[NG][4];
+#pragma unroll
+        for (int it = 0; it < NG; it++) {
+            const int el = threadIdx.x * 8 + it * kThreads * 8;
+            float v[8];
+            dec8<T>(s + (el / BL) * TS, el % BL, v);
+#pragma unroll
+            for (int k = 0; k < 4; k++) w[it][k] = pk2(dst, v[2 * k], v[2 * k + 1]);
+        }
+#pragma unroll
+        for (int it = 0; it < NG; it++)
+            stv4(dst + threadIdx.x * 8 + it * kThreads * 8, w[it][0], w[it][1], w[it][2], w[it][3]);
+    }
+}
+
+template <int T, typename O, int TE, int MB>
+__global__ void __launch_bounds__(kThreads, MB)
+dequant_direct(const uint8_t *__restrict__ src, O *__restrict__ dst, int64_t n) {
+    pdl_enter();
+    constexpr int BL = Fmt<T>::blck, TS = Fmt<T>::tsz, TB = TE / BL * TS;
+    __shared__ __align__(16) uint8_t sm[TB + 16];
+    const int64_t ntiles = (n + TE - 1) / TE, nbytes = n / BL * TS;
+    for (int64_t tile = blockIdx.x; tile < ntiles; tile += gridDim.x) {
+        const int64_t e0 = tile * TE;
+        const int len = (int)(n - e0 < TE ? n - e0 : TE);
+        const uint8_t *s = src + tile * (int64_t)TB;
+        if (len == TE && (tile + 1) * (int64_t)TB + 16 <= nbytes) {
+            emit_full_g<T, O, TE>(s, dst + e0);
+        } else {
+            const int bytes = len / BL * TS;
+            __syncthreads();
+            for (int i = threadIdx.x; i < bytes; i += kThreads) sm[i] = s[i];
+            __syncthreads();
+            emit_tile<T, O>(sm, dst + e0, len, true);
         }
     }
 }
@@ -553,8 +674,8 @@ struct Launch {
     bool pdl;
 };
 
-template <int T, typename O> int launch_o(const Launch &L) {
-    const int64_t ntiles = (L.n + kTile - 1) / kTile;
+template <int T, typename O, int TE> int launch_o(const Launch &L) {
+    const int64_t ntiles = (L.n + TE - 1) / TE;
     // one wave of co-resident CTAs (blocks per SM from the occupancy
     // calculator, asked once per kernel), grid-stride beyond: a grid larger
     // than what fits would leave a second, partial wave
@@ -563,9 +684,9 @@ template <int T, typename O> int launch_o(const Launch &L) {
     if (b <= 0) {
         // the stages of 8 CTAs (up to 150 KB) need the large shared carveout;
         // the kernel reads nothing through L1
-        MLXN_CK(cudaFuncSetAttribute(dequant_kernel<T, O>, cudaFuncAttributePreferredSharedMemoryCarveout,
+        MLXN_CK(cudaFuncSetAttribute(dequant_kernel<T, O, TE>, cudaFuncAttributePreferredSharedMemoryCarveout,
                                      (int)cudaSharedmemCarveoutMaxShared));
-        MLXN_CK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&b, dequant_kernel<T, O>, kThreads, 0));
+        MLXN_CK(cudaOccupancyMaxActiveBlocksPerMultiprocessor(&b, dequant_kernel<T, O, TE>, kThreads, 0));
         if (b <= 0) b = 1;
         per_sm.store(b, std::memory_order_relaxed);
     }
@@ -573,16 +694,78 @@ template <int T, typename O> int launch_o(const Launch &L) {
     const unsigned grid = (unsigned)(ntiles < cap ? ntiles : cap);
     const int aligned_src = ((uintptr_t)L.src & 15) == 0;
     const int store16 = ((uintptr_t)L.dst & 15) == 0;
-    MLXN_CK(launch_k(dequant_kernel<T, O>, dim3(grid), dim3(kThreads), 0, L.st, L.pdl, L.src,
+    MLXN_CK(launch_k(dequant_kernel<T, O, TE>, dim3(grid), dim3(kThreads), 0, L.st, L.pdl, L.src,
                      static_cast<O *>(L.dst), L.n, aligned_src, store16));
     return MLXN_OK;
 }
 
+// Kernel lab: MLXN_CUDA_DEQ_TILE=8192|16384 picks larger tiles for the block
+// types with bench shapes (default 4096).
+static int lab_tile() {
+    static std::atomic<int> t{0};
+    int v = t.load(std::memory_order_relaxed);
+    if (v == 0) {
+        const char *e = getenv("MLXN_CUDA_DEQ_TILE");
+        v = e ? atoi(e) : 4096;
+        if (v != 8192 && v != 16384) v = 4096;
+        t.store(v, std::memory_order_relaxed);
+    }
+    return v;
+}
+template <int T> constexpr bool lab_type() {
+    return T == MLXN_GGML_Q4_0 || T == MLXN_GGML_Q8_0 || T == MLXN_GGML_Q4_K || T == MLXN_GGML_Q5_K ||
+           T == MLXN_GGML_Q6_K || T == MLXN_GGML_IQ4_XS || T == MLXN_GGML_MXFP4;
+}
+// MLXN_CUDA_DEQ_DIRECT=0 (kernel lab): every call takes the ring kernel.
+static bool direct_on() {
+    static std::atomic<int> t{-1};
+    int v = t.load(std::memory_order_relaxed);
+    if (v < 0) {
+        const char *e = getenv("MLXN_CUDA_DEQ_DIRECT");
+        v = e && e[0] == '0' ? 0 : 1;
+        t.store(v, std::memory_order_relaxed);
+    }
+    return v == 1;
+}
+template <int T, typename O, int MB> int launch_direct(const Launch &L) {
+    constexpr int TE = 4096;
+    const int64_t ntiles = (L.n + TE - 1) / TE;
+    const unsigned grid = (unsigned)(ntiles < (1 << 24) ? ntiles : (1 << 24));
+    MLXN_CK(launch_k(dequant_direct<T, O, TE, MB>, dim3(grid), dim3(kThreads), 0, L.st, L.pdl, L.src,
+                     static_cast<O *>(L.dst), L.n));
+    return MLXN_OK;
+}
+// Kernel choice: a block type with src and dst 16-byte aligned takes the
+// direct kernel (4096-element tiles; 16-bit outputs 8 CTAs an SM, 32
+// registers; f32 outputs, which hold twice the results, 4 CTAs and 64
+// registers, so none spills); plain types and misaligned views take the ring
+// kernel. MLXN_CUDA_DEQ_MB4=1 (kernel lab) gives 16-bit outputs 4 CTAs too.
+template <int T, typename O> int launch_te(const Launch &L) {
+    if constexpr (Fmt<T>::blck > 1) {
+        if (direct_on() && ((uintptr_t)L.src & 15) == 0 && ((uintptr_t)L.dst & 15) == 0) {
+            if constexpr (IsF32<O>::v) {
+                return launch_direct<T, O, 4>(L);
+            } else {
+                if constexpr (lab_type<T>()) {
+                    static const bool mb4 = getenv("MLXN_CUDA_DEQ_MB4") != nullptr;
+                    if (mb4) return launch_direct<T, O, 4>(L);
+                }
+                return launch_direct<T, O, 8>(L);
+            }
+        }
+    }
+    if constexpr (lab_type<T>()) {
+        const int te = lab_tile();
+        if (te == 8192) return launch_o<T, O, 8192>(L);
+        if (te == 16384) return launch_o<T, O, 16384>(L);
+    }
+    return launch_o<T, O, 4096>(L);
+}
 template <int T> int launch_t(const Launch &L) {
     switch (L.odt) {
-    case MLXN_F32: return launch_o<T, float>(L);
-    case MLXN_F16: return launch_o<T, __half>(L);
-    default: return launch_o<T, __nv_bfloat16>(L);
+    case MLXN_F32: return launch_te<T, float>(L);
+    case MLXN_F16: return launch_te<T, __half>(L);
+    default: return launch_te<T, __nv_bfloat16>(L);
     }
 }
 
