@@ -7,6 +7,7 @@
      softmax_backward  y, dy, dx                    3 * 4 * N
      rms_inv           x, r                         4 * N + 4 * rows
      rms_norm_backward x, dy, dx (+ w, r, dw)       3 * 4 * N + 4 * (2 * dim + rows)
+                       (dx only: + w, r)            3 * 4 * N + 4 * (dim + rows)
                        (the workspace's chunk sums stay on chip or in L2: not counted)
      unary_backward    x, dy, dx                    3 * 4 * N
      row_sum_backward  dy, dx                       4 * N + 4 * rows */
@@ -17,7 +18,7 @@
 #include "bench.h"
 
 /* i[]: 0 op (0 softmax_bw, 1 rms_inv, 2 rms_norm_bw (dx + dw, with w), 3 silu_bw,
-        4 log_bw, 5 row_sum_bw), 1 rows, 2 n */
+        4 log_bw, 5 row_sum_bw, 6 rms_norm_bw (dx only, with w)), 1 rows, 2 n */
 
 typedef struct {
     mlxn_buffer *a, *b, *w, *r, *o, *dw, *ws;
@@ -54,10 +55,12 @@ static mlxn_status make_set(const bench_case *c, mlxn_device *d, rng_t *rng, voi
         if (op == 1) st = bench_buffer(d, MLXN_F32, 1, r1, rng, 0, 0, 0, &s->o);
         else st = bench_buffer(d, MLXN_F32, 2, shp, rng, 0, 0, 0, &s->o);
     }
-    if (!st && op == 2) {
+    if (!st && (op == 2 || op == 6)) {
         st = bench_buffer(d, MLXN_F32, 1, n1, rng, -1.0, 1.0, 1, &s->w);
         if (!st) st = bench_buffer(d, MLXN_F32, 1, r1, rng, 0.5, 2.0, 1, &s->r);
-        if (!st) st = bench_buffer(d, MLXN_F32, 1, n1, rng, 0, 0, 0, &s->dw);
+    }
+    if (!st && op == 2) {
+        st = bench_buffer(d, MLXN_F32, 1, n1, rng, 0, 0, 0, &s->dw);
         const int64_t wsz[1] = {(int64_t)mlxn_rms_norm_backward_workspace_size(d, rows, n)};
         if (!st) st = mlxn_buffer_new(d, MLXN_U8, 1, wsz, &s->ws);
     }
@@ -78,6 +81,7 @@ static mlxn_status run(const bench_case *c, mlxn_encoder *e, void *p) {
         return mlxn_rms_inv(e, s->a, s->o, &np);
     }
     case 2: return mlxn_rms_norm_backward(e, s->a, s->w, s->r, s->b, s->o, s->dw, s->ws);
+    case 6: return mlxn_rms_norm_backward(e, s->a, s->w, s->r, s->b, s->o, NULL, NULL);
     case 3:
     case 4: {
         const mlxn_unary_params up = {c->i[0] == 3 ? MLXN_UNARY_SILU : MLXN_UNARY_LOG, 0.0f};
@@ -100,6 +104,7 @@ static int add(bench_case *out, int n, int max, const char *name, int op, int64_
     switch (op) {
     case 1: c->bytes = N + R; break;
     case 2: c->bytes = 3.0 * N + 2.0 * D + R; break;
+    case 6: c->bytes = 3.0 * N + D + R; break;
     case 5: c->bytes = N + R; break;
     default: c->bytes = 3.0 * N; break;
     }
@@ -114,10 +119,10 @@ int bench_backward_cases(bench_case *o, int max) {
         const char *name;
         int op;
     } OPS[] = {{"SOFTMAX_BACK", 0}, {"RMS_INV", 1},  {"RMS_NORM_BACK dx+dw", 2},
-               {"SILU_BACK", 3},    {"LOG_BACK", 4}, {"ROW_SUM_BACK", 5}};
+               {"RMS_NORM_BACK dx", 6}, {"SILU_BACK", 3},    {"LOG_BACK", 4}, {"ROW_SUM_BACK", 5}};
     static const int64_t SH[2][2] = {{4096, 4096}, {512, 4096}};
     int n = 0;
-    for (int k = 0; k < 6; k++)
+    for (int k = 0; k < 7; k++)
         for (int s = 0; s < 2; s++) {
             char name[96];
             snprintf(name, sizeof name, "%s f32 [%lld,%lld]", OPS[k].name, (long long)SH[s][1], (long long)SH[s][0]);

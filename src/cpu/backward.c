@@ -9,11 +9,12 @@
    are single `omp simd` loops in which element j is read before it is
    written by the same iteration, so dx may be exactly an input view.
 
-   rms_norm_backward's dw: the rows are cut into the fixed chunks of
-   src/ops/backward.c; each chunk (one thread) accumulates its column sums
+   rms_norm_backward's dw: the rows are dealt into the fixed (strided) chunks
+   of src/ops/backward.c; each chunk (one thread) accumulates its column sums
    dy*x*r in f32 into its own slice of the workspace, then the column blocks
-   are summed over the chunks in chunk order in double. The partition does not
-   depend on the thread count, so dw is reproducible bit for bit.
+   are summed over the chunks in double in the order of src/ops/backward.c
+   (eight runs of consecutive chunks, then the run totals). The partition does
+   not depend on the thread count, so dw is reproducible bit for bit.
 
    silu' uses a branch-free exp (Cody-Waite reduction and Cephes' expf
    polynomial, ~1 ulp) on -|x|, so neither sigmoid(x) nor 1 - sigmoid(x) is
@@ -206,22 +207,26 @@ int mlxn_cpu_rms_norm_backward(void *dev, void *enc, const mlxn_op_call *c) {
     for (int64_t ch = 0; ch < nch; ch++) {
         float *acc = ws + ch * dim;
         memset(acc, 0, sizeof(float) * (size_t)dim);
-        const int64_t r0 = ch * rows / nch, r1 = (ch + 1) * rows / nch;
-        for (int64_t r = r0; r < r1; r++) rms_bw_row(x + r * dim, w, rr[r], dy + r * dim, dx + r * dim, dim, acc);
+        for (int64_t r = ch; r < rows; r += nch) rms_bw_row(x + r * dim, w, rr[r], dy + r * dim, dx + r * dim, dim, acc);
     }
-    /* dw: column blocks in parallel, chunks added in order in double */
+    /* dw: column blocks in parallel; eight runs of chunks, each added in
+       order in double, then the run totals in order */
     const int64_t ncb = (dim + BLK - 1) / BLK;
     nt = threads_for(ncb);
 #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
     for (int64_t cb = 0; cb < ncb; cb++) {
         const int64_t j0 = cb * BLK;
         const int len = (int)imin64(BLK, dim - j0);
-        double t[BLK];
+        double t[BLK], u[BLK];
         for (int j = 0; j < len; j++) t[j] = 0.0;
-        for (int64_t ch = 0; ch < nch; ch++) {
-            const float *p = ws + ch * dim + j0;
+        for (int64_t run = 0; run < 8; run++) {
+            for (int j = 0; j < len; j++) u[j] = 0.0;
+            for (int64_t ch = run * nch / 8; ch < (run + 1) * nch / 8; ch++) {
+                const float *p = ws + ch * dim + j0;
 #pragma omp simd
-            for (int j = 0; j < len; j++) t[j] += (double)p[j];
+                for (int j = 0; j < len; j++) u[j] += (double)p[j];
+            }
+            for (int j = 0; j < len; j++) t[j] += u[j];
         }
         for (int j = 0; j < len; j++) dw[j0 + j] = (float)t[j];
     }

@@ -22,14 +22,17 @@
 // through shared memory; every block_sum ends with a barrier so the next
 // row may reuse the shared slots.
 //
-// rms_norm_backward's dw: block c handles rows [c*rows/C, (c+1)*rows/C) of the
-// C = i[2] chunks and accumulates dy*x*r per column in f32, rows in order
+// rms_norm_backward's dw: block c handles chunk c of the C = i[2] chunks,
+// rows c, c + C, c + 2C, ... (src/ops/backward.c: at any moment the blocks
+// work on neighbouring rows, which DRAM serves faster than C far-apart
+// streams), and accumulates dy*x*r per column in f32, rows in order
 // (register path: in registers; generic path: in dynamic shared memory when
 // dim floats fit in 47 KB, else directly in its workspace slice; each column
 // touched only by its owning thread, so no races either way), then writes
 // them to ws[c*dim ...]. A second kernel adds the C slices per column in
-// chunk order in double. Deterministic: the partition and every summation
-// order are fixed by rows/dim alone. Kernels added here launch with PDL
+// double in the fixed order of src/ops/backward.c (eight runs of chunks).
+// Deterministic: the partition and every summation order are fixed by
+// rows/dim alone. Kernels added here launch with PDL
 // (launch.cuh) and wait in pdl_enter before touching memory.
 #include "cuda_common.h"
 #include "launch.cuh"
@@ -168,14 +171,16 @@ __global__ void __launch_bounds__(256) rms_inv_warp_kernel(const float *__restri
 
 // ---- rms_norm_backward --------------------------------------------------------
 
-// Rows [r0, r1) of one block: dx = r (dy w - x c), c = s r^2 / dim, s = sum dy x w;
+// Rows first, first + stride, ... (count of them) of one block:
+// dx = r (dy w - x c), c = s r^2 / dim, s = sum dy x w;
 // with DW, acc[j] += dy x r for the thread's own columns.
 template <int VEC, bool HAS_W, bool DW>
 __device__ __forceinline__ void rms_bw_rows(const float *x, const float *w, const float *rr, const float *dy,
-                                            float *dx, int64_t r0, int64_t r1, int64_t dim, float *acc,
-                                            float *red) {
+                                            float *dx, int64_t first, int64_t count, int64_t stride, int64_t dim,
+                                            float *acc, float *red) {
     const int64_t G = blockDim.x;
-    for (int64_t row = r0; row < r1; row++) {
+    for (int64_t i = 0; i < count; i++) {
+        const int64_t row = first + i * stride;
         const float *xr = x + row * dim, *dyr = dy + row * dim;
         float *dxr = dx + row * dim;
         float s = 0.0f;
@@ -211,7 +216,7 @@ __global__ void __launch_bounds__(1024) rms_bw_dx_kernel(const float *x, const f
                                                          const float *dy, float *dx, int64_t rows, int64_t dim) {
     __shared__ float red[32];
     for (int64_t row = blockIdx.x; row < rows; row += gridDim.x)
-        rms_bw_rows<VEC, HAS_W, false>(x, w, rr, dy, dx, row, row + 1, dim, nullptr, red);
+        rms_bw_rows<VEC, HAS_W, false>(x, w, rr, dy, dx, row, 1, 1, dim, nullptr, red);
 }
 
 // With dw: block c = one chunk of rows; its column sums go to ws[c*dim ...].
@@ -227,8 +232,8 @@ __global__ void __launch_bounds__(1024) rms_bw_chunk_kernel(const float *x, cons
     for (int64_t j = threadIdx.x * (int64_t)VEC; j < dim; j += G * VEC)
 #pragma unroll
         for (int k = 0; k < VEC; k++) acc[j + k] = 0.0f;
-    const int64_t r0 = ch * rows / nch, r1 = (ch + 1) * rows / nch;
-    rms_bw_rows<VEC, HAS_W, true>(x, w, rr, dy, dx, r0, r1, dim, acc, red);
+    // chunk ch: rows ch, ch + nch, ch + 2 nch, ... (src/ops/backward.c)
+    rms_bw_rows<VEC, HAS_W, true>(x, w, rr, dy, dx, ch, (rows - ch + nch - 1) / nch, nch, dim, acc, red);
     if (SMEM)
         for (int64_t j = threadIdx.x * (int64_t)VEC; j < dim; j += G * VEC)
 #pragma unroll
@@ -242,7 +247,7 @@ __global__ void __launch_bounds__(1024) rms_bw_chunk_kernel(const float *x, cons
 // those columns (dx may be exactly x or dy). Rows go R at a time: their loads
 // are all issued before one block reduction of the R sums (partials in a
 // double-buffered smem slot, so one barrier per batch). Block b takes rows
-// [b*rows/nb, (b+1)*rows/nb); with DW, nb is the chunk count and the block
+// b, b + nb, b + 2 nb, ...; with DW, nb is the chunk count and the block
 // writes its f32 column sums (rows in order) to ws[b*dim ...].
 template <int K, int R, bool HAS_W, bool DW>
 __global__ void __launch_bounds__(K == 1 ? 256 : 512, K <= 2 ? 2 : 1)
@@ -252,7 +257,8 @@ __global__ void __launch_bounds__(K == 1 ? 256 : 512, K <= 2 ? 2 : 1)
     __shared__ float red[2][R][32];
     const int t = threadIdx.x, lane = t & 31, wid = t >> 5, nw = blockDim.x >> 5, G = blockDim.x;
     const int64_t nv = dim >> 2, b = blockIdx.x;
-    const int64_t r0 = b * rows / nb, r1 = (b + 1) * rows / nb;
+    // rows b, b + nb, b + 2 nb, ...: cnt of them (nb <= rows, so cnt >= 1)
+    const int64_t cnt = (rows - b + nb - 1) / nb;
     extern __shared__ float4 sw[]; // w (HAS_W): each thread stages and reads its own units
     bool ok[K];
     float4 acc[K];
@@ -263,21 +269,22 @@ __global__ void __launch_bounds__(K == 1 ? 256 : 512, K <= 2 ? 2 : 1)
         acc[k] = make_float4(0.f, 0.f, 0.f, 0.f);
     }
     int par = 0;
-    for (int64_t row = r0; row < r1; row += R, par ^= 1) {
+    for (int64_t i0 = 0; i0 < cnt; i0 += R, par ^= 1) {
         float4 xa[R][K], da[R][K];
         float rv[R], s[R];
 #pragma unroll
         for (int i = 0; i < R; i++) {
-            const bool live = row + i < r1;
-            const float4 *xr = reinterpret_cast<const float4 *>(x + (row + i) * dim);
-            const float4 *dr = reinterpret_cast<const float4 *>(dy + (row + i) * dim);
+            const bool live = i0 + i < cnt;
+            const int64_t row = live ? b + (i0 + i) * nb : b;
+            const float4 *xr = reinterpret_cast<const float4 *>(x + row * dim);
+            const float4 *dr = reinterpret_cast<const float4 *>(dy + row * dim);
 #pragma unroll
             for (int k = 0; k < K; k++) {
                 const bool l = live && ok[k];
                 xa[i][k] = l ? xr[t + G * k] : make_float4(0.f, 0.f, 0.f, 0.f);
                 da[i][k] = l ? dr[t + G * k] : make_float4(0.f, 0.f, 0.f, 0.f);
             }
-            rv[i] = live ? rr[row + i] : 0.0f;
+            rv[i] = live ? rr[row] : 0.0f;
         }
 #pragma unroll
         for (int i = 0; i < R; i++) {
@@ -297,10 +304,10 @@ __global__ void __launch_bounds__(K == 1 ? 256 : 512, K <= 2 ? 2 : 1)
         for (int i = 0; i < R; i++) s[i] = warp_sum(lane < nw ? red[par][i][lane] : 0.0f);
 #pragma unroll
         for (int i = 0; i < R; i++) {
-            if (row + i >= r1) break;
+            if (i0 + i >= cnt) break;
             const float r = rv[i];
             const float cf = (float)((double)s[i] * (double)r * (double)r / (double)dim);
-            float4 *dxr = reinterpret_cast<float4 *>(dx + (row + i) * dim);
+            float4 *dxr = reinterpret_cast<float4 *>(dx + (b + (i0 + i) * nb) * dim);
 #pragma unroll
             for (int k = 0; k < K; k++) {
                 if (!ok[k]) continue;
@@ -340,35 +347,40 @@ __global__ void __launch_bounds__(K == 1 ? 256 : 512, K <= 2 ? 2 : 1)
     }
 }
 
-// dw[j] = sum over chunks c (in order) of ws[c*dim + j], in double. A block of
-// 256 threads takes 32 columns: its 8 warps first stage the [nch x 32] tile in
-// shared memory (coalesced rows, many loads in flight), then warp 0 sums each
-// column in chunk order.
-constexpr int kDwCols = 32;
+// dw[j] = sum over chunks c of ws[c*dim + j], in double, in the order of
+// src/ops/backward.c: eight runs of consecutive chunks [r*nch/8, (r+1)*nch/8),
+// each summed in chunk order, then the eight run totals in run order. A block
+// of 8 warps takes 32 columns; warp r sums run r for its lane's column (one
+// coalesced 128-byte load per chunk, the whole run's loads in flight), then
+// warp 0 adds the runs.
+constexpr int kDwCols = 32, kDwRuns = 8;
 __global__ void __launch_bounds__(256) rms_bw_dw_kernel(const float *__restrict__ ws, float *__restrict__ dw,
                                                         int64_t dim, int64_t nch) {
     pdl_enter();
-    __shared__ float tile[kMaxChunks][kDwCols];
-    const int lane = threadIdx.x & 31, wid = threadIdx.x >> 5, nw = blockDim.x >> 5;
+    __shared__ double part[kDwRuns][kDwCols];
+    const int lane = threadIdx.x & 31, wid = threadIdx.x >> 5;
     const int64_t j = (int64_t)blockIdx.x * kDwCols + lane;
     const bool in = j < dim;
-    for (int64_t c0 = wid; c0 < nch; c0 += 8 * nw) {
-        float v[8];
+    const int64_t c0 = wid * nch / kDwRuns, c1 = (wid + 1) * nch / kDwRuns;
+    double t = 0.0;
+    if (in) {
+        // a run has at most kMaxChunks / kDwRuns = 32 chunks: all its loads at once
+        constexpr int kRun = kMaxChunks / kDwRuns;
+        const int len = (int)(c1 - c0);
+        float v[kRun];
 #pragma unroll
-        for (int u = 0; u < 8; u++) {
-            const int64_t c = c0 + u * nw;
-            v[u] = in && c < nch ? ws[c * dim + j] : 0.0f;
-        }
+        for (int u = 0; u < kRun; u++) v[u] = u < len ? ws[(c0 + u) * dim + j] : 0.0f;
 #pragma unroll
-        for (int u = 0; u < 8; u++)
-            if (c0 + u * nw < nch) tile[c0 + u * nw][lane] = v[u];
+        for (int u = 0; u < kRun; u++)
+            if (u < len) t += (double)v[u];
     }
+    part[wid][lane] = t;
     __syncthreads();
     if (wid != 0 || !in) return;
-    double t = 0.0;
-#pragma unroll 8
-    for (int64_t c = 0; c < nch; c++) t += (double)tile[c][lane];
-    dw[j] = (float)t;
+    double s = 0.0;
+#pragma unroll
+    for (int r = 0; r < kDwRuns; r++) s += part[r][lane];
+    dw[j] = (float)s;
 }
 
 // ---- unary_backward -----------------------------------------------------------
@@ -498,7 +510,7 @@ int rms_bw_launch(const void *dev, const mlxn_op_call *c, cudaStream_t st) {
     const dim3 block(threads_for(dim));
     if (!c->u.gen.d[1]) {
         if (reg) {
-            // blocks of contiguous rows, about two blocks' worth of threads per SM
+            // strided rows, about two blocks' worth of threads per SM
             const int64_t R = K == 1 ? 8 : 2;
             int64_t nb = (int64_t)sms * 2 * (512 / G);
             if (nb > (rows + R - 1) / R) nb = (rows + R - 1) / R;

@@ -18,11 +18,16 @@
      row_sum_backward   args: 0 dy ([rows]), 1 dx
                         i[0] rows, i[1] n
 
-   rms_norm_backward's dw: the rows are cut into `chunks` = min(rows, 256)
-   contiguous ranges, [c*rows/chunks, (c+1)*rows/chunks); each backend writes
-   chunk c's f32 column sums to ws[c*dim .. c*dim + dim) and then adds the
-   chunks in order (c = 0, 1, ...) in double. The partition depends on rows
-   alone, so dw is the same from run to run, whatever the thread count.
+   rms_norm_backward's dw: the rows are dealt into `chunks` = min(rows, 256)
+   chunks, chunk c holding rows c, c + chunks, c + 2*chunks, ... (strided, so
+   a GPU's blocks stream neighbouring rows at any moment); each backend writes
+   chunk c's f32 column sums to ws[c*dim .. c*dim + dim) and then adds them
+   in double in one fixed order: eight runs of consecutive chunks,
+   [r*chunks/8, (r+1)*chunks/8) for r = 0..7, each summed in chunk order from
+   0.0, then the eight run totals in run order from 0.0 (runs may be empty).
+   The partition and the order depend on rows alone, so dw is the same from
+   run to run, whatever the thread count, and the same on every backend. The
+   runs let a GPU sum a column with eight warps instead of one serial chain.
 
    Unused slots are zero. Every check happens here, before anything is
    encoded, so a failing call never writes an output. */
