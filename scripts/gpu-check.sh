@@ -50,7 +50,7 @@ if command -v compute-sanitizer >/dev/null 2>&1; then
   # plain run; the f32 cases of each family, a few families with their short cases only)
   run racecheck bash -c '
     fams="rope/f32 rope_multi/f32 rms_norm/f32 softmax/f32 add_rms_norm/f32 rms_norm_gate/f32 argmax/f32
-          argsort/f32 sample/f32 moe_topk/f32 moe_reduce/f32 head_norm_rope/f32 triple_norm/f32 moe_wsum
+          argsort/f32 sample/f32/B4.V32000/ sample/f32/B1.V262144/ sample/f32/B3.V151936/ sample/f32/B8.V4097/ sample/f32/B7.V2/ moe_topk/f32 moe_reduce/f32 head_norm_rope/f32 triple_norm/f32 moe_wsum
           backward/ quant_ggml/dq rms_norm_mul/f32 permute/f16 top_k/f32.to.f32/r1.n262144.k1/ cumsum/f32/r3.n131076/"
     i=0; for f in $fams; do i=$((i+1))
       (compute-sanitizer --tool racecheck --error-exitcode 3 build-gpu/tests/test_ops -b cuda -o "$f" \
