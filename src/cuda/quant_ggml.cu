@@ -4,31 +4,44 @@
 // __fmul_rn/__fadd_rn/__fsub_rn so nvcc cannot contract a product and a
 // sum into an FMA: results equal the CPU and ggml bit for bit).
 //
-// Tiles of TILE = 4096 output elements (a whole number of blocks of every
-// type: block sizes 1, 32, 64, 128, 256), so a tile's bytes are
-// TILE / block * type_size, a multiple of 16. A CTA of 256 threads takes
-// tiles in a grid-stride loop (64-bit indices); the grid is one wave of
-// co-resident CTAs (occupancy calculator; 32 registers, 8 CTAs per SM for
-// the block types):
+// Two kernels share the decoders (dec8: 8 consecutive elements of one block,
+// never straddling a block or a scale group) and the stores (16-byte
+// st.global.v4 when dst is 16-byte aligned; f32 output trades halves between
+// lane pairs so each store instruction writes whole 32-byte sectors).
+//
+// Direct kernel (block types, src and dst 16-byte aligned: the usual case).
+// One tile of 4096 elements per CTA of 256 threads, grid = tiles; a thread
+// decodes its two groups straight from global memory (the loads of both are
+// independent, so they are in flight before the first store) and stores
+// them. 16-bit outputs run 8 CTAs an SM (32 registers), f32 outputs 4. B8
+// may read 3 bytes past a group, so a tile within 16 bytes of the end of
+// src, or a partial last tile, is staged in shared memory first. Measured on
+// the H100 (docs/PERF.md): 86-93% of copy on every [4096,14336] case, where
+// the ring kernel below reached 75-86%: its per-tile barrier and ring
+// bookkeeping cost more than the staging saved.
+//
+// Ring kernel (plain types and misaligned views). Tiles of TE = 4096 output
+// elements (a whole number of blocks of every type: block sizes 1, 32, 64,
+// 128, 256), so a tile's bytes are TE / block * type_size, a multiple of 16.
+// A CTA of 256 threads takes tiles in a grid-stride loop (64-bit indices);
+// the grid is one wave of co-resident CTAs (occupancy calculator):
 //   1. the tile's raw bytes are staged in shared memory. When src is 16-byte
-//      aligned every tile start is too: tiles of <= 8192 bytes (every block
-//      type) go through a ring of Pipe<T>::S stages filled by cp.async
-//      16-byte copies, the CTA's next S - 1 tiles in flight while one is
-//      decoded (about 55 KB of loads in flight per SM for q4_0, 100 KB for
-//      q8_0); larger plain tiles are prefetched one tile ahead in
-//      registers. A misaligned src (a view at an odd byte offset) is staged
-//      byte by byte.
-//   2. each thread decodes groups of 8 consecutive elements (8 elements
-//      never straddle a block or a scale group: groups of 16/32 share a
-//      scale) from shared memory, reading the 8 code bytes as three aligned
-//      words (B8), and writes them with 16-byte stores (st.global.v4, in
-//      PTX: nvcc split the C++ uint4 store into 4-byte ones) when dst is
-//      16-byte aligned, else element by element. f32 output trades halves
-//      between lane pairs so each store instruction writes whole 32-byte
-//      sectors. The last partial group of a plain type (block size 1) is
-//      decoded and stored element by element.
+//      aligned every tile start is too: tiles of <= 8192 bytes go through a
+//      ring of Pipe<T>::S stages filled by cp.async 16-byte copies, the CTA's
+//      next S - 1 tiles in flight while one is decoded; larger plain tiles
+//      are prefetched one tile ahead in registers. A misaligned src (a view
+//      at an odd byte offset) is staged byte by byte.
+//   2. each thread decodes groups of 8 from shared memory and stores them
+//      (element by element when dst is not 16-byte aligned; the last partial
+//      group of a plain type too).
 // Barriers: in the pipelined loop one per tile (after wait_group, before
 // the stage read last time is refilled); elsewhere two per tile.
+//
+// Decoding: the 8 code bytes of a group are read as two words (B8: three
+// aligned 4-byte loads and funnel shifts, or one 8-byte load where the block
+// layout guarantees alignment), codes are masked four at a time, and a code
+// becomes a float through the exact 1.5 * 2^23 bit trick (codef, i2f)
+// instead of the conversion unit.
 #include "cuda_common.h"
 #include "launch.cuh"
 
