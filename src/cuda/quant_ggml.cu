@@ -503,9 +503,9 @@ template <int N> __device__ __forceinline__ void cp_wait() {
 // flight (cp.async, no registers held) while a tile is decoded.
 template <int T, int TE> struct Pipe {
     static constexpr int TB = TileIO<T, TE>::bytes;
-    static constexpr bool on = TB <= (TE > 4096 ? 20480 : 8192);
+    static constexpr bool on = TB <= 8192;
     // <= 18.75 KB (16.03 KB) of stages per CTA for 4096-element tiles
-    static constexpr int S = TB <= 4672 ? 4 : (TE > 4096 && TB <= 10240) ? 3 : 2;
+    static constexpr int S = TB <= 4672 ? 4 : 2;
     static constexpr int stride = TB + 16;        // +16: B8 may read 3 bytes past a tile
 };
 
@@ -542,7 +542,7 @@ __device__ __forceinline__ void fetch_tile(uint4 (&r)[NV], const uint8_t *__rest
 // occupancy, no spills) for block types; Q1_0's f32 kernel spills 8 bytes
 // at 32, so 6; plain types (larger register prefetch) 4.
 template <int T, int TE> struct MinBlocks {
-    static constexpr int v = TE > 4096 ? 4 : Fmt<T>::blck == 1 ? 4 : T == MLXN_GGML_Q1_0 ? 6 : 8;
+    static constexpr int v = Fmt<T>::blck == 1 ? 4 : T == MLXN_GGML_Q1_0 ? 6 : 8;
 };
 
 template <int T, typename O, int TE>
@@ -712,23 +712,6 @@ template <int T, typename O, int TE> int launch_o(const Launch &L) {
     return MLXN_OK;
 }
 
-// Kernel lab: MLXN_CUDA_DEQ_TILE=8192|16384 picks larger tiles for the block
-// types with bench shapes (default 4096).
-static int lab_tile() {
-    static std::atomic<int> t{0};
-    int v = t.load(std::memory_order_relaxed);
-    if (v == 0) {
-        const char *e = getenv("MLXN_CUDA_DEQ_TILE");
-        v = e ? atoi(e) : 4096;
-        if (v != 8192 && v != 16384) v = 4096;
-        t.store(v, std::memory_order_relaxed);
-    }
-    return v;
-}
-template <int T> constexpr bool lab_type() {
-    return T == MLXN_GGML_Q4_0 || T == MLXN_GGML_Q8_0 || T == MLXN_GGML_Q4_K || T == MLXN_GGML_Q5_K ||
-           T == MLXN_GGML_Q6_K || T == MLXN_GGML_IQ4_XS || T == MLXN_GGML_MXFP4;
-}
 // MLXN_CUDA_DEQ_DIRECT=0 (kernel lab): every call takes the ring kernel.
 static bool direct_on() {
     static std::atomic<int> t{-1};
@@ -752,25 +735,11 @@ template <int T, typename O, int MB> int launch_direct(const Launch &L) {
 // direct kernel (4096-element tiles; 16-bit outputs 8 CTAs an SM, 32
 // registers; f32 outputs, which hold twice the results, 4 CTAs and 64
 // registers, so none spills); plain types and misaligned views take the ring
-// kernel. MLXN_CUDA_DEQ_MB4=1 (kernel lab) gives 16-bit outputs 4 CTAs too.
+// kernel.
 template <int T, typename O> int launch_te(const Launch &L) {
     if constexpr (Fmt<T>::blck > 1) {
-        if (direct_on() && ((uintptr_t)L.src & 15) == 0 && ((uintptr_t)L.dst & 15) == 0) {
-            if constexpr (IsF32<O>::v) {
-                return launch_direct<T, O, 4>(L);
-            } else {
-                if constexpr (lab_type<T>()) {
-                    static const bool mb4 = getenv("MLXN_CUDA_DEQ_MB4") != nullptr;
-                    if (mb4) return launch_direct<T, O, 4>(L);
-                }
-                return launch_direct<T, O, 8>(L);
-            }
-        }
-    }
-    if constexpr (lab_type<T>()) {
-        const int te = lab_tile();
-        if (te == 8192) return launch_o<T, O, 8192>(L);
-        if (te == 16384) return launch_o<T, O, 16384>(L);
+        if (direct_on() && ((uintptr_t)L.src & 15) == 0 && ((uintptr_t)L.dst & 15) == 0)
+            return launch_direct<T, O, IsF32<O>::v ? 4 : 8>(L);
     }
     return launch_o<T, O, 4096>(L);
 }
