@@ -869,11 +869,12 @@ MLXN_API mlxn_status mlxn_rms_inv(mlxn_encoder *e, const mlxn_buffer *x, mlxn_bu
    is the gradient at w = 1). dx may be exactly x or dy; dw overlaps nothing.
    ws (see "Workspaces" above the sorting section): needed when dw is given,
    at least mlxn_rms_norm_backward_workspace_size(dev, rows, dim) bytes,
-   starting at a multiple of 4 bytes; NULL allowed when dw is NULL. dw is deterministic: the rows are dealt into a fixed
-   number C of chunks (chunk c: rows c, c + C, ...; C independent of threads
-   and device), each chunk's column
-   sums go to ws in f32, and the chunks are added in double in a fixed order
-   (eight runs of consecutive chunks, each in order, then the run totals). */
+   starting at a multiple of 4 bytes; NULL allowed when dw is NULL.
+   dw is deterministic: the rows are dealt into a fixed number C of chunks
+   (chunk c: rows c, c + C, ...; C independent of threads and device), each
+   chunk's column sums go to ws in f32, and the chunks are added in double in
+   a fixed order (eight runs of consecutive chunks, each in order, then the
+   run totals), the same on every backend. */
 MLXN_API size_t mlxn_rms_norm_backward_workspace_size(const mlxn_device *d, int64_t rows, int64_t dim);
 MLXN_API mlxn_status mlxn_rms_norm_backward(mlxn_encoder *e, const mlxn_buffer *x, const mlxn_buffer *w,
                                             const mlxn_buffer *r, const mlxn_buffer *dy, mlxn_buffer *dx,
