@@ -76,11 +76,6 @@ static mlxn_status check_apart(const char *op, const char *on, const mlxn_buffer
     return MLXN_OK;
 }
 
-static void set_arg(mlxn_op_call *c, int k, const mlxn_buffer *b) {
-    c->args[k] = mlxn_arg_of(b);
-    c->bufs[k] = b;
-}
-
 mlxn_status mlxn_softmax_backward(mlxn_encoder *e, const mlxn_buffer *y, const mlxn_buffer *dy, mlxn_buffer *dx) {
     static const char op[] = "softmax_backward";
     mlxn_status s;
@@ -97,13 +92,8 @@ mlxn_status mlxn_softmax_backward(mlxn_encoder *e, const mlxn_buffer *y, const m
     if ((s = check_inplace(op, "dx", dx, "dy", dy))) return s;
     const int64_t n = last_dim(y);
     mlxn_op_call c;
-    memset(&c, 0, sizeof c);
-    c.kind = MLXN_OPK_SOFTMAX_BACKWARD;
-    c.name = op;
-    c.n_args = 3;
-    set_arg(&c, 0, y);
-    set_arg(&c, 1, dy);
-    set_arg(&c, 2, dx);
+    const mlxn_buffer *b[3] = {y, dy, dx};
+    mlxn_call_init(&c, MLXN_OPK_SOFTMAX_BACKWARD, op, 3, b);
     c.u.gen.i[0] = y->numel / n;
     c.u.gen.i[1] = n;
     return mlxn_encode(e, &c);
@@ -126,12 +116,8 @@ mlxn_status mlxn_rms_inv(mlxn_encoder *e, const mlxn_buffer *x, mlxn_buffer *r, 
                               (long long)r->numel, (long long)rows, (long long)dim);
     if ((s = check_apart(op, "r", r, "x", x))) return s;
     mlxn_op_call c;
-    memset(&c, 0, sizeof c);
-    c.kind = MLXN_OPK_RMS_INV;
-    c.name = op;
-    c.n_args = 2;
-    set_arg(&c, 0, x);
-    set_arg(&c, 1, r);
+    const mlxn_buffer *b[2] = {x, r};
+    mlxn_call_init(&c, MLXN_OPK_RMS_INV, op, 2, b);
     c.u.gen.i[0] = rows;
     c.u.gen.i[1] = dim;
     c.u.gen.f[0] = p->eps;
@@ -201,17 +187,8 @@ mlxn_status mlxn_rms_norm_backward(mlxn_encoder *e, const mlxn_buffer *x, const 
             if ((s = check_apart(op, "ws", ws, qn[k], q[k]))) return s;
     }
     mlxn_op_call c;
-    memset(&c, 0, sizeof c);
-    c.kind = MLXN_OPK_RMS_NORM_BACKWARD;
-    c.name = op;
-    c.n_args = 7;
-    set_arg(&c, 0, x);
-    set_arg(&c, 1, w);
-    set_arg(&c, 2, r);
-    set_arg(&c, 3, dy);
-    set_arg(&c, 4, dx);
-    set_arg(&c, 5, dw);
-    set_arg(&c, 6, dw ? ws : NULL);
+    const mlxn_buffer *b[7] = {x, w, r, dy, dx, dw, dw ? ws : NULL};
+    mlxn_call_init(&c, MLXN_OPK_RMS_NORM_BACKWARD, op, 7, b);
     c.u.gen.i[0] = rows;
     c.u.gen.i[1] = dim;
     c.u.gen.i[2] = bw_chunks(rows);
@@ -244,13 +221,8 @@ mlxn_status mlxn_unary_backward(mlxn_encoder *e, const mlxn_buffer *x, const mlx
     if ((s = check_inplace(op, "dx", dx, "x", x))) return s;
     if ((s = check_inplace(op, "dx", dx, "dy", dy))) return s;
     mlxn_op_call c;
-    memset(&c, 0, sizeof c);
-    c.kind = MLXN_OPK_UNARY_BACKWARD;
-    c.name = op;
-    c.n_args = 3;
-    set_arg(&c, 0, x);
-    set_arg(&c, 1, dy);
-    set_arg(&c, 2, dx);
+    const mlxn_buffer *b[3] = {x, dy, dx};
+    mlxn_call_init(&c, MLXN_OPK_UNARY_BACKWARD, op, 3, b);
     c.u.gen.i[0] = x->numel;
     c.u.gen.d[0] = (int32_t)p->op;
     return mlxn_encode(e, &c);
@@ -270,12 +242,8 @@ mlxn_status mlxn_row_sum_backward(mlxn_encoder *e, const mlxn_buffer *dy, mlxn_b
                               (long long)dy->numel, (long long)rows, (long long)n);
     if ((s = check_apart(op, "dx", dx, "dy", dy))) return s;
     mlxn_op_call c;
-    memset(&c, 0, sizeof c);
-    c.kind = MLXN_OPK_ROW_SUM_BACKWARD;
-    c.name = op;
-    c.n_args = 2;
-    set_arg(&c, 0, dy);
-    set_arg(&c, 1, dx);
+    const mlxn_buffer *b[2] = {dy, dx};
+    mlxn_call_init(&c, MLXN_OPK_ROW_SUM_BACKWARD, op, 2, b);
     c.u.gen.i[0] = rows;
     c.u.gen.i[1] = n;
     return mlxn_encode(e, &c);

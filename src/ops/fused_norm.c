@@ -103,14 +103,7 @@ static mlxn_status check_out_disjoint(const char *op, const char *on, const mlxn
 
 static void init_call(mlxn_op_call *c, mlxn_op_kind k, const char *name, int n_args, const mlxn_buffer *const *bufs,
                       const mlxn_buffer *first, const mlxn_buffer *w, float eps, float scale) {
-    memset(c, 0, sizeof *c);
-    c->kind = k;
-    c->name = name;
-    c->n_args = n_args;
-    for (int i = 0; i < n_args; i++) {
-        c->args[i] = mlxn_arg_of(bufs[i]);
-        c->bufs[i] = bufs[i];
-    }
+    mlxn_call_init(c, k, name, n_args, bufs);
     const int64_t dim = first->shape[first->ndim - 1];
     c->u.gen.i[0] = first->numel / dim;
     c->u.gen.i[1] = dim;
@@ -242,18 +235,6 @@ static mlxn_status check_vecw(const char *op, const char *tn, const mlxn_buffer 
     return MLXN_OK;
 }
 
-static void init_call2(mlxn_op_call *c, mlxn_op_kind k, const char *name, int n_args,
-                       const mlxn_buffer *const *bufs) {
-    memset(c, 0, sizeof *c);
-    c->kind = k;
-    c->name = name;
-    c->n_args = n_args;
-    for (int i = 0; i < n_args; i++) {
-        c->args[i] = mlxn_arg_of(bufs[i]);
-        c->bufs[i] = bufs[i];
-    }
-}
-
 static int32_t dt_or_none(const mlxn_buffer *b) { return b ? (int32_t)b->dtype : -1; }
 
 /* ---- rms_norm_mul, add_rms_norm_mul, rms_norm_add_mul ---------------------- */
@@ -313,7 +294,7 @@ static mlxn_status norm_mul_common(const char *op, int variant, mlxn_encoder *e,
     }
     const mlxn_buffer *bufs[6] = {x, in1, w, m, y, sum_out};
     mlxn_op_call c;
-    init_call2(&c, MLXN_OPK_RMS_NORM_MUL, op, 6, bufs);
+    mlxn_call_init(&c, MLXN_OPK_RMS_NORM_MUL, op, 6, bufs);
     c.u.gen.i[0] = x->numel / dim;
     c.u.gen.i[1] = dim;
     c.u.gen.i[2] = mform;
@@ -384,7 +365,7 @@ static mlxn_status triple_common(const char *op, mlxn_encoder *e, const mlxn_buf
     }
     const mlxn_buffer *bufs[8] = {x, attn, w_post, w3, res, y0, y1, y2};
     mlxn_op_call c;
-    init_call2(&c, MLXN_OPK_TRIPLE_NORM, op, 8, bufs);
+    mlxn_call_init(&c, MLXN_OPK_TRIPLE_NORM, op, 8, bufs);
     c.u.gen.i[0] = x->numel / dim;
     c.u.gen.i[1] = dim;
     c.u.gen.d[0] = (int32_t)x->dtype;
@@ -465,7 +446,7 @@ static mlxn_status moe_common(const char *op, bool dn, mlxn_encoder *e, const ml
     if ((s = check_out_disjoint(op, "y", y, "w_dense", w_dense))) return s;
     const mlxn_buffer *bufs[7] = {ys, wk, res, nw, y, dense, w_dense};
     mlxn_op_call c;
-    init_call2(&c, MLXN_OPK_MOE_WSUM_NORM_ADD, op, 7, bufs);
+    mlxn_call_init(&c, MLXN_OPK_MOE_WSUM_NORM_ADD, op, 7, bufs);
     c.u.gen.i[0] = T;
     c.u.gen.i[1] = dim;
     c.u.gen.i[2] = K;
@@ -564,7 +545,7 @@ mlxn_status mlxn_head_norm_rope(mlxn_encoder *e, const mlxn_buffer *x, const mlx
     }
     const mlxn_buffer *bufs[6] = {x, w, positions, freq_factors, y, y_co};
     mlxn_op_call c;
-    init_call2(&c, MLXN_OPK_HEAD_NORM_ROPE, op, 6, bufs);
+    mlxn_call_init(&c, MLXN_OPK_HEAD_NORM_ROPE, op, 6, bufs);
     c.u.gen.i[0] = S;
     c.u.gen.i[1] = H;
     c.u.gen.i[2] = D;

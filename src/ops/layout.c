@@ -51,16 +51,8 @@ enum { PERM_COPY, PERM_ROWS, PERM_TRANSPOSE, PERM_GENERIC };
 
 static void init_call(mlxn_op_call *c, mlxn_op_kind k, const char *name, int n, const mlxn_buffer *b0,
                       const mlxn_buffer *b1, const mlxn_buffer *b2) {
-    memset(c, 0, sizeof *c);
-    c->kind = k;
-    c->name = name;
-    c->n_args = n;
-    c->args[0] = mlxn_arg_of(b0);
-    c->args[1] = mlxn_arg_of(b1);
-    c->args[2] = mlxn_arg_of(b2);
-    c->bufs[0] = b0;
-    c->bufs[1] = b1;
-    c->bufs[2] = b2;
+    const mlxn_buffer *b[3] = {b0, b1, b2};
+    mlxn_call_init(c, k, name, n, b);
 }
 
 static mlxn_status check_no_overlap(const char *op, const mlxn_buffer *out, const char *out_name,
