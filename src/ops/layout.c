@@ -52,7 +52,7 @@ enum { PERM_COPY, PERM_ROWS, PERM_TRANSPOSE, PERM_GENERIC };
 static void init_call(mlxn_op_call *c, mlxn_op_kind k, const char *name, int n, const mlxn_buffer *b0,
                       const mlxn_buffer *b1, const mlxn_buffer *b2) {
     const mlxn_buffer *b[3] = {b0, b1, b2};
-    mlxn_call_init(c, k, name, n, b);
+    mlxn_call_init(c, k, name, n, b); /* n <= 3 */
 }
 
 static mlxn_status check_no_overlap(const char *op, const mlxn_buffer *out, const char *out_name,
@@ -360,7 +360,8 @@ mlxn_status mlxn_kv_cache_write_kv(mlxn_encoder *e, const mlxn_buffer *k_src, ml
     mlxn_status s;
     if ((s = mlxn_check_encoder(op, e))) return s;
     mlxn_op_call c, cv;
-    init_call(&c, MLXN_OPK_KV_CACHE_WRITE_KV, op, 4, k_src, k_cache, v_src);
+    const mlxn_buffer *kv[4] = {k_src, k_cache, v_src, v_cache};
+    mlxn_call_init(&c, MLXN_OPK_KV_CACHE_WRITE_KV, op, 4, kv);
     init_call(&cv, MLXN_OPK_KV_CACHE_WRITE_KV, op, 2, v_src, v_cache, NULL);
     if ((s = kv_plan(op, e, k_src, "k_src", k_cache, "k_cache", p, &c))) return s;
     if ((s = kv_plan(op, e, v_src, "v_src", v_cache, "v_cache", p, &cv))) return s;
@@ -379,7 +380,5 @@ mlxn_status mlxn_kv_cache_write_kv(mlxn_encoder *e, const mlxn_buffer *k_src, ml
     if ((s = check_no_overlap(op, k_cache, "k_cache", v_src, "v_src"))) return s;
     if ((s = check_no_overlap(op, v_cache, "v_cache", k_src, "k_src"))) return s;
     if ((s = check_no_overlap(op, v_cache, "v_cache", k_cache, "k_cache"))) return s;
-    c.args[3] = mlxn_arg_of(v_cache);
-    c.bufs[3] = v_cache;
     return mlxn_encode(e, &c);
 }
