@@ -377,6 +377,40 @@ __device__ __forceinline__ bool in_pfx(const Pfx &p, uint32_t key, int i) {
     return !p.on || key > p.tau || (key == p.tau && i < p.cut);
 }
 
+// Block-wide (max, first argmax, any-bad) of the threads' (bv, bi, bad), in
+// the order of ahead(): a warp shuffle tree, then thread 0 folds the warps'
+// results in warp order. The result is valid in thread 0 only; sm's rv/ri/rbad
+// slots are reused, and the caller's next barrier must come before they are
+// written again.
+template <typename S> __device__ __forceinline__ void block_argmax(S &sm, float &bv, int &bi, int &bad) {
+    const int t = threadIdx.x, lane = t & 31, w = t >> 5, nw = blockDim.x >> 5;
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) {
+        const float ov = __shfl_xor_sync(0xffffffffu, bv, o);
+        const int oi = __shfl_xor_sync(0xffffffffu, bi, o);
+        bad |= __shfl_xor_sync(0xffffffffu, bad, o);
+        if (oi != INT32_MAX && (bi == INT32_MAX || ahead(ov, oi, bv, bi))) {
+            bv = ov;
+            bi = oi;
+        }
+    }
+    if (lane == 0) {
+        sm.rv[w] = bv;
+        sm.ri[w] = bi;
+        sm.rbad[w] = bad;
+    }
+    __syncthreads();
+    if (t == 0) {
+        for (int q = 1; q < nw; q++) {
+            bad |= sm.rbad[q];
+            if (sm.ri[q] != INT32_MAX && (bi == INT32_MAX || ahead(sm.rv[q], sm.ri[q], bv, bi))) {
+                bv = sm.rv[q];
+                bi = sm.ri[q];
+            }
+        }
+    }
+}
+
 // Shared state of one block.
 struct Smem {
     unsigned long long hist[256];
@@ -603,30 +637,8 @@ __global__ void __launch_bounds__(1024, 1)
                 }
             }
         }
-#pragma unroll
-        for (int o = 16; o > 0; o >>= 1) {
-            const float ov = __shfl_xor_sync(0xffffffffu, bv, o);
-            const int oi = __shfl_xor_sync(0xffffffffu, bi, o);
-            bad |= __shfl_xor_sync(0xffffffffu, bad, o);
-            if (oi != INT32_MAX && (bi == INT32_MAX || ahead(ov, oi, bv, bi))) {
-                bv = ov;
-                bi = oi;
-            }
-        }
-        if (lane == 0) {
-            sm.rv[w] = bv;
-            sm.ri[w] = bi;
-            sm.rbad[w] = bad;
-        }
-        __syncthreads();
+        block_argmax(sm, bv, bi, bad);
         if (t == 0) {
-            for (int q = 1; q < nw; q++) {
-                bad |= sm.rbad[q];
-                if (sm.ri[q] != INT32_MAX && (bi == INT32_MAX || ahead(sm.rv[q], sm.ri[q], bv, bi))) {
-                    bv = sm.rv[q];
-                    bi = sm.ri[q];
-                }
-            }
             sm.b_max = bv;
             sm.b_imax = bi;
             sm.b_bad = bad;
@@ -905,30 +917,8 @@ __global__ void __launch_bounds__(1024, 1)
                 }
             }
         }
-#pragma unroll
-        for (int o = 16; o > 0; o >>= 1) {
-            const float ov = __shfl_xor_sync(0xffffffffu, bv, o);
-            const int oi = __shfl_xor_sync(0xffffffffu, bi, o);
-            bad |= __shfl_xor_sync(0xffffffffu, bad, o);
-            if (oi != INT32_MAX && (bi == INT32_MAX || ahead(ov, oi, bv, bi))) {
-                bv = ov;
-                bi = oi;
-            }
-        }
-        if (lane == 0) {
-            sm.rv[w] = bv;
-            sm.ri[w] = bi;
-            sm.rbad[w] = bad;
-        }
-        __syncthreads();
+        block_argmax(sm, bv, bi, bad);
         if (t == 0) {
-            for (int q = 1; q < nw; q++) {
-                bad |= sm.rbad[q];
-                if (sm.ri[q] != INT32_MAX && (bi == INT32_MAX || ahead(sm.rv[q], sm.ri[q], bv, bi))) {
-                    bv = sm.rv[q];
-                    bi = sm.ri[q];
-                }
-            }
             sm.x_bv = bv;
             sm.x_bi = bi;
             sm.x_bad = bad;
