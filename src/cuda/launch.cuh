@@ -11,6 +11,8 @@
 #ifndef MLXN_CUDA_LAUNCH_CUH
 #define MLXN_CUDA_LAUNCH_CUH
 
+#include <stdlib.h>
+
 #include <utility>
 
 #include "cuda_common.h"
@@ -44,14 +46,26 @@ static cudaError_t launch_k(void (*k)(KArgs...), dim3 grid, dim3 block, size_t s
     return cudaLaunchKernelEx(&cfg, k, std::forward<Args>(args)...);
 }
 
-// Launches k over grid (cluster_x, rows) in thread-block clusters of
-// cluster_x blocks along x (sm_90+), with PDL when pdl is set.
+// True when thread-block clusters may be used: sm_90+, not turned off by
+// MLXN_CUDA_CLUSTERS=0 (a kernel-lab switch, read once).
+static inline bool clusters_on(const void *dev) {
+    static const bool env_on = [] {
+        const char *ce = getenv("MLXN_CUDA_CLUSTERS");
+        return !(ce && ce[0] == '0');
+    }();
+    return static_cast<const mlxn_cuda_dev *>(dev)->cc_major >= 9 && env_on;
+}
+
+// Launches k<<<grid, block, smem, st>>>(args...) in thread-block clusters of
+// cluster_x blocks along x (sm_90+; grid.x a multiple of cluster_x), with PDL
+// when pdl is set.
 template <typename... KArgs, typename... Args>
-static cudaError_t launch_cluster_rows(void (*k)(KArgs...), unsigned cluster_x, unsigned rows, unsigned threads,
-                                       cudaStream_t st, bool pdl, Args &&...args) {
+static cudaError_t launch_kc(void (*k)(KArgs...), dim3 grid, dim3 block, size_t smem, unsigned cluster_x,
+                             cudaStream_t st, bool pdl, Args &&...args) {
     cudaLaunchConfig_t cfg = {};
-    cfg.gridDim = dim3(cluster_x, rows);
-    cfg.blockDim = dim3(threads);
+    cfg.gridDim = grid;
+    cfg.blockDim = block;
+    cfg.dynamicSmemBytes = smem;
     cfg.stream = st;
     cudaLaunchAttribute attr[2];
     attr[0].id = cudaLaunchAttributeClusterDimension;
@@ -63,6 +77,14 @@ static cudaError_t launch_cluster_rows(void (*k)(KArgs...), unsigned cluster_x, 
     cfg.attrs = attr;
     cfg.numAttrs = pdl ? 2 : 1;
     return cudaLaunchKernelEx(&cfg, k, std::forward<Args>(args)...);
+}
+
+// Launches k over grid (cluster_x, rows) in clusters of cluster_x blocks
+// along x: one cluster per row.
+template <typename... KArgs, typename... Args>
+static cudaError_t launch_cluster_rows(void (*k)(KArgs...), unsigned cluster_x, unsigned rows, unsigned threads,
+                                       cudaStream_t st, bool pdl, Args &&...args) {
+    return launch_kc(k, dim3(cluster_x, rows), dim3(threads), 0, cluster_x, st, pdl, std::forward<Args>(args)...);
 }
 
 #endif

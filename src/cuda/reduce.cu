@@ -479,16 +479,6 @@ int row_sum_t(const mlxn_op_call *c, cudaStream_t st, size_t es, bool pdl) {
     return c->u.gen.d[1] == MLXN_F32 ? row_sum_ty<T, float>(c, st, es, pdl) : row_sum_ty<T, T>(c, st, es, pdl);
 }
 
-/* Thread-block clusters for a few long rows: sm_90+ (MLXN_CUDA_CLUSTERS=0
-   turns them off, a kernel-lab switch). */
-bool use_clusters(const void *dev) {
-    static const bool env_on = [] {
-        const char *ce = getenv("MLXN_CUDA_CLUSTERS");
-        return !(ce && ce[0] == '0');
-    }();
-    return static_cast<const mlxn_cuda_dev *>(dev)->cc_major >= 9 && env_on;
-}
-
 } // namespace
 
 extern "C" int mlxn_cuda_argmax(void *dev, void *enc, const mlxn_op_call *c) {
@@ -498,7 +488,7 @@ extern "C" int mlxn_cuda_argmax(void *dev, void *enc, const mlxn_op_call *c) {
     cudaStream_t st = ((mlxn_cuda_enc *)enc)->stream;
     const bool pdl = pdl_on(dev);
     /* thread-block clusters: sm_90+ (MLXN_CUDA_ARGMAX_CLUSTER=0 turns them off, kernel lab) */
-    const bool cluster = use_clusters(dev);
+    const bool cluster = clusters_on(dev);
     switch (c->u.gen.d[0]) {
     case MLXN_F32: return argmax_t<float>(c, st, 4, pdl, cluster);
     case MLXN_F16: return argmax_t<__half>(c, st, 2, pdl, cluster);
@@ -512,7 +502,7 @@ extern "C" int mlxn_cuda_cumsum(void *dev, void *enc, const mlxn_op_call *c) {
     if (c->u.gen.i[0] == 0) return MLXN_OK;
     cudaStream_t st = ((mlxn_cuda_enc *)enc)->stream;
     const bool pdl = pdl_on(dev);
-    const bool cluster = use_clusters(dev);
+    const bool cluster = clusters_on(dev);
     switch (c->u.gen.d[0]) {
     case MLXN_F32: return cumsum_t<float>(c, st, 4, pdl, cluster);
     case MLXN_F16: return cumsum_t<__half>(c, st, 2, pdl, cluster);

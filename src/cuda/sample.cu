@@ -39,6 +39,7 @@
 //     the passes combined through distributed shared memory, and top-k
 //     reduced to its k candidates, finished by one block (see below).
 #include "cuda_common.h"
+#include "launch.cuh"
 
 #include <cooperative_groups.h>
 #include <cuda_bf16.h>
@@ -1398,16 +1399,6 @@ static int sample_threads(int64_t V) {
     return th;
 }
 
-// Thread-block clusters for long rows: sm_90+ (MLXN_CUDA_CLUSTERS=0 turns
-// them off, a kernel-lab switch shared with reduce.cu).
-static bool sample_clusters_on(const void *dev) {
-    static const bool env_on = [] {
-        const char *ce = getenv("MLXN_CUDA_CLUSTERS");
-        return !(ce && ce[0] == '0');
-    }();
-    return static_cast<const mlxn_cuda_dev *>(dev)->cc_major >= 9 && env_on;
-}
-
 // Launches sample_cluster_kernel<T> with clusters of cs blocks; cs 16 is
 // non-portable: used only when the occupancy query says one such cluster
 // fits (the answer is cached per element type), else 8.
@@ -1476,7 +1467,7 @@ int sample_t(const void *dev, const mlxn_op_call *c, cudaStream_t st) {
     const int top_p = c->u.gen.d[2];
     // the cluster kernel: long rows whose settings it handles (a slice of
     // V / 8 must fit its shared memory)
-    if (sample_clusters_on(dev) && V >= 8192 && V <= 8LL * kClusterChunkMax &&
+    if (clusters_on(dev) && V >= 8192 && V <= 8LL * kClusterChunkMax &&
         (Temp == 0.0f || k <= kCandMax)) {
         const int cs_want = (rows <= 8 && V >= 65536) ? 16 : 8;
         MLXN_CK(sample_cluster_launch<T>(cs_want, rows, (int)V, (int)k, P, top_p, Temp, c->u.gen.f[1], c->u.gen.d[3],
