@@ -872,9 +872,10 @@ MLXN_API mlxn_status mlxn_rms_inv(mlxn_encoder *e, const mlxn_buffer *x, mlxn_bu
    starting at a multiple of 4 bytes; NULL allowed when dw is NULL.
    dw is deterministic: the rows are dealt into a fixed number C of chunks
    (chunk c: rows c, c + C, ...; C independent of threads and device), each
-   chunk's column sums go to ws in f32, and the chunks are added in double in
-   a fixed order (eight runs of consecutive chunks, each in order, then the
-   run totals), the same on every backend. */
+   chunk's column sums are taken in f32, and the chunks are added in a fixed
+   order (groups of four consecutive chunks in f32; the group sums in double
+   in eight runs of consecutive groups, each in order, then the run totals),
+   the same on every backend. */
 MLXN_API size_t mlxn_rms_norm_backward_workspace_size(const mlxn_device *d, int64_t rows, int64_t dim);
 MLXN_API mlxn_status mlxn_rms_norm_backward(mlxn_encoder *e, const mlxn_buffer *x, const mlxn_buffer *w,
                                             const mlxn_buffer *r, const mlxn_buffer *dy, mlxn_buffer *dx,

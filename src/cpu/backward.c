@@ -12,9 +12,10 @@
    rms_norm_backward's dw: the rows are dealt into the fixed (strided) chunks
    of src/ops/backward.c; each chunk (one thread) accumulates its column sums
    dy*x*r in f32 into its own slice of the workspace, then the column blocks
-   are summed over the chunks in double in the order of src/ops/backward.c
-   (eight runs of consecutive chunks, then the run totals). The partition does
-   not depend on the thread count, so dw is reproducible bit for bit.
+   are summed over the chunks in the order of src/ops/backward.c (groups of
+   four consecutive chunks in f32, eight runs of consecutive groups in double,
+   then the run totals). The partition does not depend on the thread count,
+   so dw is reproducible bit for bit.
 
    silu' uses a branch-free exp (Cody-Waite reduction and Cephes' expf
    polynomial, ~1 ulp) on -|x|, so neither sigmoid(x) nor 1 - sigmoid(x) is
@@ -27,6 +28,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
+
+#define BW_GROUP 4 /* chunks per group: mirrors src/ops/backward.c */
 
 #define BLK 1024 /* elements per summed block */
 
@@ -209,8 +212,10 @@ int mlxn_cpu_rms_norm_backward(void *dev, void *enc, const mlxn_op_call *c) {
         memset(acc, 0, sizeof(float) * (size_t)dim);
         for (int64_t r = ch; r < rows; r += nch) rms_bw_row(x + r * dim, w, rr[r], dy + r * dim, dx + r * dim, dim, acc);
     }
-    /* dw: column blocks in parallel; eight runs of chunks, each added in
-       order in double, then the run totals in order */
+    /* dw: column blocks in parallel; groups of BW_GROUP chunks added in f32,
+       eight runs of groups, each added in order in double, then the run
+       totals in order */
+    const int64_t ng = (nch + BW_GROUP - 1) / BW_GROUP;
     const int64_t ncb = (dim + BLK - 1) / BLK;
     nt = threads_for(ncb);
 #pragma omp parallel for schedule(static) num_threads(nt) if (nt > 1)
@@ -221,10 +226,15 @@ int mlxn_cpu_rms_norm_backward(void *dev, void *enc, const mlxn_op_call *c) {
         for (int j = 0; j < len; j++) t[j] = 0.0;
         for (int64_t run = 0; run < 8; run++) {
             for (int j = 0; j < len; j++) u[j] = 0.0;
-            for (int64_t ch = run * nch / 8; ch < (run + 1) * nch / 8; ch++) {
-                const float *p = ws + ch * dim + j0;
+            for (int64_t g = run * ng / 8; g < (run + 1) * ng / 8; g++) {
+                const int64_t c0 = g * BW_GROUP, c1 = imin64(c0 + BW_GROUP, nch);
+                const float *p = ws + c0 * dim + j0;
 #pragma omp simd
-                for (int j = 0; j < len; j++) u[j] += (double)p[j];
+                for (int j = 0; j < len; j++) {
+                    float gs = p[j];
+                    for (int64_t ch = c0 + 1; ch < c1; ch++) gs += p[(ch - c0) * dim + j];
+                    u[j] += (double)gs;
+                }
             }
             for (int j = 0; j < len; j++) t[j] += u[j];
         }

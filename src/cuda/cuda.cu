@@ -28,6 +28,12 @@ static int cu_device_count(void) {
     return n;
 }
 
+/* The device code that was loaded for this device: a build without an sm_90
+   target runs PTX of an older architecture on an H100, where pdl_enter and
+   the cluster kernels compile to nothing (__CUDA_ARCH__ < 900), so PDL and
+   clusters are used only when the loaded code is sm_90 or newer. */
+static __global__ void arch_probe_kernel(void) {}
+
 static int cu_device_open(int index, void **out, char *name, size_t name_len) {
     cudaDeviceProp prop;
     MLXN_CK(cudaSetDevice(index));
@@ -40,8 +46,18 @@ static int cu_device_open(int index, void **out, char *name, size_t name_len) {
     d->cc_major = prop.major;
     /* Kernel-lab switches (docs/PERF.md): MLXN_CUDA_PDL=0 turns programmatic
        dependent launch off; MLXN_CUDA_ROPE_UNROLL=4 forces the 4-unit variant. */
+    struct cudaFuncAttributes fa;
+    cudaError_t fe = cudaFuncGetAttributes(&fa, arch_probe_kernel);
+    if (fe != cudaSuccess) {
+        free(d);
+        return mlxn_cuda_fail(fe, "cudaFuncGetAttributes", __FILE__, __LINE__);
+    }
+    const int sm90 = prop.major >= 9 && fa.ptxVersion >= 90;
     const char *pdl = getenv("MLXN_CUDA_PDL");
-    d->pdl = prop.major >= 9 && !(pdl && pdl[0] == '0');
+    d->pdl = sm90 && !(pdl && pdl[0] == '0');
+    /* MLXN_CUDA_CLUSTERS=0 turns thread-block clusters off (launch.cuh) */
+    const char *ce = getenv("MLXN_CUDA_CLUSTERS");
+    d->clusters = sm90 && !(ce && ce[0] == '0');
     const char *un = getenv("MLXN_CUDA_ROPE_UNROLL");
     d->rope_unroll = un && atoi(un) == 4 ? 4 : 8;
     snprintf(name, name_len, "%s", prop.name);

@@ -30,6 +30,7 @@ typedef struct {
     int sm_count;
     int cc_major;      /* compute capability */
     int pdl;           /* launch with programmatic dependent launch (sm_90+) */
+    int clusters;      /* thread-block clusters may be used (sm_90+)          */
     int rope_unroll;   /* rope kernel variant: units per thread batch (4 or 8) */
 } mlxn_cuda_dev;
 

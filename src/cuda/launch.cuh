@@ -11,8 +11,6 @@
 #ifndef MLXN_CUDA_LAUNCH_CUH
 #define MLXN_CUDA_LAUNCH_CUH
 
-#include <stdlib.h>
-
 #include <utility>
 
 #include "cuda_common.h"
@@ -46,15 +44,9 @@ static cudaError_t launch_k(void (*k)(KArgs...), dim3 grid, dim3 block, size_t s
     return cudaLaunchKernelEx(&cfg, k, std::forward<Args>(args)...);
 }
 
-// True when thread-block clusters may be used: sm_90+, not turned off by
-// MLXN_CUDA_CLUSTERS=0 (a kernel-lab switch, read once).
-static inline bool clusters_on(const void *dev) {
-    static const bool env_on = [] {
-        const char *ce = getenv("MLXN_CUDA_CLUSTERS");
-        return !(ce && ce[0] == '0');
-    }();
-    return static_cast<const mlxn_cuda_dev *>(dev)->cc_major >= 9 && env_on;
-}
+// True when thread-block clusters may be used: sm_90+ code on an sm_90+
+// device, not turned off by MLXN_CUDA_CLUSTERS=0 (src/cuda/cuda.cu).
+static inline bool clusters_on(const void *dev) { return static_cast<const mlxn_cuda_dev *>(dev)->clusters != 0; }
 
 // Launches k<<<grid, block, smem, st>>>(args...) in thread-block clusters of
 // cluster_x blocks along x (sm_90+; grid.x a multiple of cluster_x), with PDL

@@ -18,9 +18,10 @@
    Every output is a short f32 expression of its inputs and one row sum; the
    sums run in f32 blocks of <= 1024 terms (CPU) or <= n/(4*threads) per
    thread plus a tree (CUDA), blocks combined in double, and dw in f32 per
-   chunk of <= rows/256 + 1 rows, chunks in double: relative errors of order
-   u*sqrt(1024) = 2e-6 at worst, NMSE <~ 4e-12, while any wrong term, row or
-   column gives errors of the order of the values themselves.
+   group of four chunks (<= 4 (rows/256 + 1) rows), groups in double:
+   relative errors of order u*sqrt(1024) = 2e-6 at worst, NMSE <~ 4e-12,
+   while any wrong term, row or column gives errors of the order of the
+   values themselves.
 
    Finite differences: L(x) = sum dy * f(x) in double, dL/dx_i ~=
    (L(x + h e_i) - L(x - h e_i)) / 2h with h = 1e-5: truncation h^2/6 |L'''|
@@ -357,8 +358,9 @@ static void differential_cases(const test_env *env, report_t *rep, bool list) {
         }
     }
     /* rms_norm_backward: chunks of one row (rows <= 256) and of several rows
-       (300, 1000: 1-2 and 3-4 rows a chunk); dims 1, odd, the block, past
-       CUDA's 47 KB shared accumulators (16384) */
+       (300, 1000: 1-2 and 3-4 rows a chunk); a last group of fewer than four
+       chunks (3, 37, 9) and CUDA's clusters of four (4, 257, 512, 300, 1000);
+       dims 1, odd, the block, past CUDA's 47 KB shared accumulators (16384) */
     static const int64_t RB[][2] = {{1, 1},    {3, 7},    {300, 33},  {1000, 5}, {4, 1024},
                                     {3, 4097}, {2, 16384}, {257, 64}, {512, 4096}};
     int k = 0;
