@@ -29,28 +29,22 @@
 // (register path: in registers; generic path: in dynamic shared memory when
 // dim floats fit in 47 KB, else directly in its workspace slice; each column
 // touched only by its owning thread, so no races either way), then writes
-// them to ws[c*dim ...]. On sm_90 the register path runs in clusters of four
-// blocks (C a multiple of 4): the four chunks of a group are added in f32
-// through distributed shared memory and only the group sums reach
-// ws[g*dim ...], a quarter of the bytes. A second kernel adds the slices per
-// column in the fixed order of src/ops/backward.c (groups of four chunks in
-// f32 unless already added, eight runs of groups in double).
+// them to ws[c*dim ...]. A second kernel adds the C slices per column in the
+// fixed order of src/ops/backward.c (groups of four chunks in f32, eight runs
+// of groups in double).
 // Deterministic: the partition and every summation order are fixed by
 // rows/dim alone. Kernels added here launch with PDL
 // (launch.cuh) and wait in pdl_enter before touching memory.
 #include "cuda_common.h"
 #include "launch.cuh"
 
-#include <cooperative_groups.h>
 #include <math_constants.h>
 #include <stdint.h>
-
-namespace cg = cooperative_groups;
 
 namespace {
 
 constexpr int kMaxChunks = 256; // mirrors BW_MAX_CHUNKS of src/ops/backward.c
-constexpr int kGroup = 4;        // chunks per group (src/ops/backward.c; BW_GROUP of src/cpu/backward.c)
+constexpr int kGroup = 4;        // mirrors BW_GROUP of src/cpu/backward.c
 
 __device__ __forceinline__ float warp_sum(float v) {
 #pragma unroll
@@ -257,7 +251,7 @@ __global__ void __launch_bounds__(1024) rms_bw_chunk_kernel(const float *x, cons
 // double-buffered smem slot, so one barrier per batch). Block b takes rows
 // b, b + nb, b + 2 nb, ...; with DW, nb is the chunk count and the block
 // writes its f32 column sums (rows in order) to ws[b*dim ...].
-template <int K, int R, bool HAS_W, bool DW, int CS>
+template <int K, int R, bool HAS_W, bool DW>
 __global__ void __launch_bounds__(K == 1 ? 256 : 512, K <= 2 ? 2 : 1)
     rms_bw_reg_kernel(const float *x, const float *__restrict__ w, const float *__restrict__ rr, const float *dy,
                       float *dx, float *__restrict__ ws, int64_t rows, int64_t dim, int64_t nb, bool ws4) {
@@ -336,43 +330,7 @@ __global__ void __launch_bounds__(K == 1 ? 256 : 512, K <= 2 ? 2 : 1)
             }
         }
     }
-    if (DW && CS > 1) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-        // the cluster's CS chunks (one group) are added here: sw (dim floats)
-        // now holds this block's column sums, each thread overwriting only
-        // the units it alone read; block q of the cluster adds units
-        // [q nv / CS, (q + 1) nv / CS) over the CS blocks in rank (= chunk)
-        // order, in f32, and writes the group's sums to ws[(b / CS) dim ...]
-        cg::cluster_group cl = cg::this_cluster();
-#pragma unroll
-        for (int k = 0; k < K; k++)
-            if (ok[k]) sw[t + G * k] = acc[k];
-        cl.sync();
-        const int64_t q = cl.block_rank(), u1 = (q + 1) * nv / CS;
-        float *sl = ws + (b / CS) * dim;
-        for (int64_t u = q * nv / CS + t; u < u1; u += G) {
-            float4 s = *cl.map_shared_rank(sw + u, 0);
-#pragma unroll
-            for (int m = 1; m < CS; m++) {
-                const float4 v = *cl.map_shared_rank(sw + u, m);
-                s.x += v.x;
-                s.y += v.y;
-                s.z += v.z;
-                s.w += v.w;
-            }
-            float *p = sl + 4 * u;
-            if (ws4) {
-                *reinterpret_cast<float4 *>(p) = s;
-            } else {
-                p[0] = s.x;
-                p[1] = s.y;
-                p[2] = s.z;
-                p[3] = s.w;
-            }
-        }
-        cl.sync(); // no block leaves while another still reads its shared memory
-#endif
-    } else if (DW) {
+    if (DW) {
         // ws is only 4-byte aligned (dim % 4 == 0: every slice as aligned as ws)
         float *sl = ws + b * dim;
 #pragma unroll
@@ -391,17 +349,14 @@ __global__ void __launch_bounds__(K == 1 ? 256 : 512, K <= 2 ? 2 : 1)
     }
 }
 
-// dw[j] from the column sums in ws, in double, in the order of
+// dw[j] = the chunk slices ws[c*dim + j] added in the order of
 // src/ops/backward.c: groups of kGroup consecutive chunks, each added in f32
 // in chunk order; eight runs of consecutive groups [r*ng/8, (r+1)*ng/8), each
-// summed in group order; then the eight run totals in run order. GIN = 1: ws
-// holds the group sums (slice g = group g, the cluster path); GIN = kGroup:
-// ws holds the chunk sums (slice c = chunk c) and the groups are added here.
+// summed in double in group order; then the eight run totals in run order.
 // A block of 8 warps takes 32 columns; warp r sums run r for its lane's
-// column (one coalesced 128-byte load per slice, all of a run's loads in
+// column (one coalesced 128-byte load per chunk, all of a run's loads in
 // flight), then warp 0 adds the runs.
 constexpr int kDwCols = 32, kDwRuns = 8;
-template <int GIN>
 __global__ void __launch_bounds__(256) rms_bw_dw_kernel(const float *__restrict__ ws, float *__restrict__ dw,
                                                         int64_t dim, int64_t nch) {
     pdl_enter();
@@ -413,20 +368,19 @@ __global__ void __launch_bounds__(256) rms_bw_dw_kernel(const float *__restrict_
     const int64_t g0 = wid * ng / kDwRuns, g1 = (wid + 1) * ng / kDwRuns;
     double t = 0.0;
     if (in) {
-        // a run has at most kMaxChunks / kGroup / kDwRuns = 8 groups
-        constexpr int kRun = kMaxChunks / kGroup / kDwRuns;
-        const int len = (int)(g1 - g0);
-        const int64_t s1 = GIN == 1 ? g1 : (g1 * kGroup < nch ? g1 * kGroup : nch); // slices [g0 GIN, s1)
-        float v[kRun * GIN];
+        // a run has at most kMaxChunks / kDwRuns = 32 chunks: all its loads at once
+        constexpr int kRun = kMaxChunks / kDwRuns;
+        const int64_t c0 = g0 * kGroup, c1 = g1 * kGroup < nch ? g1 * kGroup : nch;
+        float v[kRun];
 #pragma unroll
-        for (int u = 0; u < kRun * GIN; u++) v[u] = g0 * GIN + u < s1 ? ws[(g0 * GIN + u) * dim + j] : 0.0f;
+        for (int u = 0; u < kRun; u++) v[u] = c0 + u < c1 ? ws[(c0 + u) * dim + j] : 0.0f;
 #pragma unroll
-        for (int i = 0; i < kRun; i++) {
-            if (i >= len) break;
-            float gs = v[i * GIN];
+        for (int i = 0; i < kRun / kGroup; i++) {
+            if (g0 + i >= g1) break;
+            float gs = v[i * kGroup];
 #pragma unroll
-            for (int m = 1; m < GIN; m++)
-                if ((g0 + i) * GIN + m < s1) gs += v[i * GIN + m];
+            for (int m = 1; m < kGroup; m++)
+                if (c0 + i * kGroup + m < c1) gs += v[i * kGroup + m];
             t += (double)gs;
         }
     }
@@ -530,7 +484,7 @@ bool rms_bw_reg_shape(int64_t dim, int &K, int &G) {
 }
 
 template <int K, bool HAS_W, bool DW>
-cudaError_t rms_bw_reg_go(unsigned nb, int G, cudaStream_t st, bool pdl, bool cl, const float *x, const float *w,
+cudaError_t rms_bw_reg_go(unsigned nb, int G, cudaStream_t st, bool pdl, const float *x, const float *w,
                           const float *rr, const float *dy, float *dx, float *ws, int64_t rows, int64_t dim,
                           bool ws4) {
     // rows per batch: with dw and K = 2 one row (54 registers instead of 64;
@@ -538,25 +492,18 @@ cudaError_t rms_bw_reg_go(unsigned nb, int G, cudaStream_t st, bool pdl, bool cl
     // not isolated); else as many as the registers allow
     constexpr int R = K == 1 ? 8 : (K == 2 && DW) ? 1 : 2;
     // w staged in shared memory (dim <= 8192: at most 32 KB, under the 48 KB default)
-    // (cl: also the cluster's column sums, after the rows)
-    if constexpr (DW) {
-        if (cl)
-            return launch_kc(rms_bw_reg_kernel<K, R, HAS_W, DW, kGroup>, dim3(nb), dim3(G),
-                             (size_t)dim * sizeof(float), kGroup, st, pdl, x, w, rr, dy, dx, ws, rows, dim,
-                             (int64_t)nb, ws4);
-    }
     const size_t smem = HAS_W ? (size_t)dim * sizeof(float) : 0;
-    return launch_k(rms_bw_reg_kernel<K, R, HAS_W, DW, 1>, dim3(nb), dim3(G), smem, st, pdl, x, w, rr, dy, dx, ws, rows,
+    return launch_k(rms_bw_reg_kernel<K, R, HAS_W, DW>, dim3(nb), dim3(G), smem, st, pdl, x, w, rr, dy, dx, ws, rows,
                     dim, (int64_t)nb, ws4);
 }
 
 template <bool HAS_W, bool DW>
-cudaError_t rms_bw_reg_k(int K, unsigned nb, int G, cudaStream_t st, bool pdl, bool cl, const float *x,
-                         const float *w, const float *rr, const float *dy, float *dx, float *ws, int64_t rows,
-                         int64_t dim, bool ws4) {
-    if (K == 1) return rms_bw_reg_go<1, HAS_W, DW>(nb, G, st, pdl, cl, x, w, rr, dy, dx, ws, rows, dim, ws4);
-    if (K == 2) return rms_bw_reg_go<2, HAS_W, DW>(nb, G, st, pdl, cl, x, w, rr, dy, dx, ws, rows, dim, ws4);
-    return rms_bw_reg_go<4, HAS_W, DW>(nb, G, st, pdl, cl, x, w, rr, dy, dx, ws, rows, dim, ws4);
+cudaError_t rms_bw_reg_k(int K, unsigned nb, int G, cudaStream_t st, bool pdl, const float *x, const float *w,
+                         const float *rr, const float *dy, float *dx, float *ws, int64_t rows, int64_t dim,
+                         bool ws4) {
+    if (K == 1) return rms_bw_reg_go<1, HAS_W, DW>(nb, G, st, pdl, x, w, rr, dy, dx, ws, rows, dim, ws4);
+    if (K == 2) return rms_bw_reg_go<2, HAS_W, DW>(nb, G, st, pdl, x, w, rr, dy, dx, ws, rows, dim, ws4);
+    return rms_bw_reg_go<4, HAS_W, DW>(nb, G, st, pdl, x, w, rr, dy, dx, ws, rows, dim, ws4);
 }
 
 template <int VEC, bool HAS_W>
@@ -580,8 +527,8 @@ int rms_bw_launch(const void *dev, const mlxn_op_call *c, cudaStream_t st) {
             const int64_t R = K == 1 ? 8 : 2;
             int64_t nb = (int64_t)sms * 2 * (512 / G);
             if (nb > (rows + R - 1) / R) nb = (rows + R - 1) / R;
-            MLXN_CK((rms_bw_reg_k<HAS_W, false>(K, (unsigned)nb, G, st, pdl, false, x, w, rr, dy, dx, nullptr, rows,
-                                                 dim, false)));
+            MLXN_CK((rms_bw_reg_k<HAS_W, false>(K, (unsigned)nb, G, st, pdl, x, w, rr, dy, dx, nullptr, rows, dim,
+                                                 false)));
         } else {
             rms_bw_dx_kernel<VEC, HAS_W><<<grid_rows(rows), block, 0, st>>>(x, w, rr, dy, dx, rows, dim);
         }
@@ -596,12 +543,8 @@ int rms_bw_launch(const void *dev, const mlxn_op_call *c, cudaStream_t st) {
     const int64_t gb = (dim + kDwCols - 1) / kDwCols;
     if (gb > INT32_MAX)
         return mlxn_backend_error(MLXN_ERR_INVALID_ARGUMENT, "%s: dim %lld too large", c->name, (long long)dim);
-    // clusters of kGroup blocks add each group's chunks on chip (a quarter
-    // of the partial sums reach memory); the grid must be whole clusters
-    const bool cl = reg && clusters_on(dev) && nch % kGroup == 0;
     if (reg) {
-        MLXN_CK((rms_bw_reg_k<HAS_W, true>(K, (unsigned)nch, G, st, pdl, cl, x, w, rr, dy, dx, ws, rows, dim,
-                                           al16(ws))));
+        MLXN_CK((rms_bw_reg_k<HAS_W, true>(K, (unsigned)nch, G, st, pdl, x, w, rr, dy, dx, ws, rows, dim, al16(ws))));
     } else {
         const size_t smem = (size_t)dim * sizeof(float);
         if (smem <= 47 * 1024) // + the 128 static bytes of red: under the 48 KB default
@@ -612,8 +555,7 @@ int rms_bw_launch(const void *dev, const mlxn_op_call *c, cudaStream_t st) {
                                                                                     nch);
     }
     MLXN_CK_LAUNCH("rms_norm_backward");
-    if (cl) MLXN_CK(launch_k(rms_bw_dw_kernel<1>, dim3((unsigned)gb), dim3(256), 0, st, pdl, (const float *)ws, dw, dim, nch));
-    else MLXN_CK(launch_k(rms_bw_dw_kernel<kGroup>, dim3((unsigned)gb), dim3(256), 0, st, pdl, (const float *)ws, dw, dim, nch));
+    MLXN_CK(launch_k(rms_bw_dw_kernel, dim3((unsigned)gb), dim3(256), 0, st, pdl, (const float *)ws, dw, dim, nch));
     MLXN_CK_LAUNCH("rms_norm_backward dw");
     return MLXN_OK;
 }

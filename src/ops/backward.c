@@ -21,19 +21,18 @@
    rms_norm_backward's dw: the rows are dealt into `chunks` = min(rows, 256)
    chunks, chunk c holding rows c, c + chunks, c + 2*chunks, ... (strided, so
    a GPU's blocks stream neighbouring rows at any moment); each backend writes
-   chunk c's f32 column sums (rows in order) and then adds them in one fixed
-   order: the chunks in groups of four consecutive chunks
-   [4g, min(4g + 4, chunks)), each group added in f32 in chunk order; the
-   ng = ceil(chunks/4) group sums in double in eight runs of consecutive
-   groups, [r*ng/8, (r+1)*ng/8) for r = 0..7, each summed in group order from
-   0.0; then the eight run totals in run order from 0.0 (runs may be empty).
+   chunk c's f32 column sums (rows in order) to ws[c*dim .. c*dim + dim) and
+   then adds them in one fixed order: the chunks in groups of four
+   consecutive chunks [4g, min(4g + 4, chunks)), each group added in f32 in
+   chunk order; the ng = ceil(chunks/4) group sums in double in eight runs of
+   consecutive groups, [r*ng/8, (r+1)*ng/8) for r = 0..7, each summed in
+   group order from 0.0; then the eight run totals in run order from 0.0
+   (runs may be empty).
    The partition and the order depend on rows alone, so dw is the same from
    run to run, whatever the thread count, and the same on every backend.
-   The groups let a GPU add four chunks on chip (a cluster of four blocks)
-   before any partial sum reaches memory; the runs let it sum a column with
-   eight warps instead of one serial chain. The workspace holds the chunk
-   sums (ws[c*dim ..], CPU) or the group sums (ws[g*dim ..]) at the
-   backend's choice: it is scratch, its contents unspecified.
+   The runs let a GPU sum a column with eight warps instead of one serial
+   chain; the f32 groups cut each warp's chain of double additions (and
+   conversions) from 32 to 8.
 
    Unused slots are zero. Every check happens here, before anything is
    encoded, so a failing call never writes an output. */

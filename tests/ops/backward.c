@@ -359,7 +359,7 @@ static void differential_cases(const test_env *env, report_t *rep, bool list) {
     }
     /* rms_norm_backward: chunks of one row (rows <= 256) and of several rows
        (300, 1000: 1-2 and 3-4 rows a chunk); a last group of fewer than four
-       chunks (3, 37, 9) and CUDA's clusters of four (4, 257, 512, 300, 1000);
+       chunks (3, 37, 9) next to whole groups (4, 257, 512, 300, 1000);
        dims 1, odd, the block, past CUDA's 47 KB shared accumulators (16384) */
     static const int64_t RB[][2] = {{1, 1},    {3, 7},    {300, 33},  {1000, 5}, {4, 1024},
                                     {3, 4097}, {2, 16384}, {257, 64}, {512, 4096}};
