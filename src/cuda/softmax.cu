@@ -29,6 +29,7 @@
 #include <cuda_fp16.h>
 #include <math_constants.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 namespace {
@@ -80,6 +81,8 @@ __device__ __forceinline__ void st4(__nv_bfloat16 *p, const float v[4]) {
 
 struct SmArgs {
     bool pdl; /* launched with PDL (host side only) */
+    bool pf;  /* the prefetching warp kernel may be used (host side only) */
+    int sms;  /* the device's SM count (host side only) */
     const void *x;
     const void *mask; /* NULL: no mask */
     void *y;
@@ -88,16 +91,21 @@ struct SmArgs {
     float scale, softcap, inv_softcap;
 };
 
-/* z of VEC consecutive elements starting at column j of row `row`. */
-template <typename T, typename MT, int VEC>
-__device__ __forceinline__ void load_z(const SmArgs &a, const T *xr, const MT *mr, int j, float z[VEC]) {
-    if (VEC == 4) ld4(xr + j, z);
-    else z[0] = ld1(xr + j);
+/* z = x * scale, then the softcap. */
+template <int VEC> __device__ __forceinline__ void shape_z(const SmArgs &a, float z[VEC]) {
 #pragma unroll
     for (int v = 0; v < VEC; v++) {
         z[v] *= a.scale;
         if (a.softcap > 0.0f) z[v] = a.softcap * tanhf(z[v] * a.inv_softcap);
     }
+}
+
+/* z of VEC consecutive elements starting at column j of row `row`. */
+template <typename T, typename MT, int VEC>
+__device__ __forceinline__ void load_z(const SmArgs &a, const T *xr, const MT *mr, int j, float z[VEC]) {
+    if (VEC == 4) ld4(xr + j, z);
+    else z[0] = ld1(xr + j);
+    shape_z<VEC>(a, z);
     if (mr) {
         float m[VEC];
         if (VEC == 4) ld4(mr + j, m);
@@ -136,24 +144,16 @@ __device__ __forceinline__ float out_of(float e, float m, float inv, float s) {
 
 /* ---- registers: warp per row (G = 32) or block per row (G = blockDim) ---- */
 
-/* NV vectors of VEC elements per thread; element index of vector k of thread
-   t: (k*G + t)*VEC, so consecutive threads touch consecutive 16-byte pieces. */
-template <typename T, typename MT, int VEC, int NV, bool BLOCK>
-__device__ __forceinline__ void row_in_registers(const SmArgs &a, int64_t row, int t, int G, float *red) {
-    const T *xr = static_cast<const T *>(a.x) + row * (int64_t)a.cols;
-    T *yr = static_cast<T *>(a.y) + row * (int64_t)a.cols;
-    const MT *mr = a.mask ? static_cast<const MT *>(a.mask) + (row % a.mask_rows) * (int64_t)a.cols : nullptr;
-    float z[NV][VEC];
+/* The rest of a row held in registers (z[k] = columns (k*G + t)*VEC ...,
+   those < cols): max, exp, sum, y. */
+template <typename T, int VEC, int NV, bool BLOCK>
+__device__ __forceinline__ void finish_row(const SmArgs &a, T *yr, int t, int G, float *red, float (&z)[NV][VEC]) {
     float m = -CUDART_INF_F;
 #pragma unroll
-    for (int k = 0; k < NV; k++) {
-        const int j = (k * G + t) * VEC;
-        if (j < a.cols) {
-            load_z<T, MT, VEC>(a, xr, mr, j, z[k]);
+    for (int k = 0; k < NV; k++)
+        if ((k * G + t) * VEC < a.cols)
 #pragma unroll
             for (int v = 0; v < VEC; v++) m = fmaxf(m, z[k][v]);
-        }
-    }
     m = warp_max(m);
     if (BLOCK) {
         const int w = threadIdx.x >> 5, nw = blockDim.x >> 5;
@@ -198,6 +198,22 @@ __device__ __forceinline__ void row_in_registers(const SmArgs &a, int64_t row, i
     }
 }
 
+/* NV vectors of VEC elements per thread; element index of vector k of thread
+   t: (k*G + t)*VEC, so consecutive threads touch consecutive 16-byte pieces. */
+template <typename T, typename MT, int VEC, int NV, bool BLOCK>
+__device__ __forceinline__ void row_in_registers(const SmArgs &a, int64_t row, int t, int G, float *red) {
+    const T *xr = static_cast<const T *>(a.x) + row * (int64_t)a.cols;
+    T *yr = static_cast<T *>(a.y) + row * (int64_t)a.cols;
+    const MT *mr = a.mask ? static_cast<const MT *>(a.mask) + (row % a.mask_rows) * (int64_t)a.cols : nullptr;
+    float z[NV][VEC];
+#pragma unroll
+    for (int k = 0; k < NV; k++) {
+        const int j = (k * G + t) * VEC;
+        if (j < a.cols) load_z<T, MT, VEC>(a, xr, mr, j, z[k]);
+    }
+    finish_row<T, VEC, NV, BLOCK>(a, yr, t, G, red, z);
+}
+
 /* One warp per row, WPB warps per block, grid-stride over row groups. */
 template <typename T, typename MT, int VEC, int NV>
 __global__ void __launch_bounds__(128) softmax_warp(const SmArgs a) {
@@ -205,6 +221,52 @@ __global__ void __launch_bounds__(128) softmax_warp(const SmArgs a) {
     const int lane = threadIdx.x & 31, wib = threadIdx.x >> 5, wpb = blockDim.x >> 5;
     for (int64_t row = (int64_t)blockIdx.x * wpb + wib; row < a.rows; row += (int64_t)gridDim.x * wpb)
         row_in_registers<T, MT, VEC, NV, false>(a, row, lane, 32, nullptr);
+}
+
+/* Many short rows without a mask: a grid of resident warps, each taking rows
+   w, w + W, ... and issuing the next row's loads (raw, as stored) before it
+   reduces the current one, so every warp keeps a row in flight through its
+   exp and shuffle phases. */
+template <typename T, int VEC> struct RawVec { using type = T; }; /* VEC 1 */
+template <> struct RawVec<float, 4> { using type = float4; };
+template <> struct RawVec<__half, 4> { using type = uint2; };
+template <> struct RawVec<__nv_bfloat16, 4> { using type = uint2; };
+
+template <typename T, int VEC, int NV>
+__global__ void __launch_bounds__(128) softmax_warp_pf(const SmArgs a) {
+    pdl_enter();
+    using R = typename RawVec<T, VEC>::type;
+    const int lane = threadIdx.x & 31;
+    const int64_t W = (int64_t)gridDim.x * 4;
+    int64_t row = (int64_t)blockIdx.x * 4 + (threadIdx.x >> 5);
+    R cur[NV], nxt[NV];
+#pragma unroll
+    for (int k = 0; k < NV; k++) {
+        const int j = (k * 32 + lane) * VEC;
+        if (row < a.rows && j < a.cols)
+            cur[k] = *reinterpret_cast<const R *>(static_cast<const T *>(a.x) + row * (int64_t)a.cols + j);
+    }
+    for (; row < a.rows; row += W) {
+        const int64_t rn = row + W;
+#pragma unroll
+        for (int k = 0; k < NV; k++) {
+            const int j = (k * 32 + lane) * VEC;
+            if (rn < a.rows && j < a.cols)
+                nxt[k] = *reinterpret_cast<const R *>(static_cast<const T *>(a.x) + rn * (int64_t)a.cols + j);
+        }
+        float z[NV][VEC];
+#pragma unroll
+        for (int k = 0; k < NV; k++) {
+            if ((k * 32 + lane) * VEC < a.cols) {
+                if (VEC == 4) ld4(reinterpret_cast<const T *>(&cur[k]), z[k]);
+                else z[k][0] = ld1(reinterpret_cast<const T *>(&cur[k]));
+                shape_z<VEC>(a, z[k]);
+            }
+        }
+        finish_row<T, VEC, NV, false>(a, static_cast<T *>(a.y) + row * (int64_t)a.cols, lane, 32, nullptr, z);
+#pragma unroll
+        for (int k = 0; k < NV; k++) cur[k] = nxt[k];
+    }
 }
 
 template <typename T, typename MT, int VEC, int NV>
@@ -296,10 +358,35 @@ static unsigned grid_for(int64_t units) {
     return (unsigned)(units < cap ? units : cap);
 }
 
+/* softmax_warp_pf over as many 128-thread blocks as the SMs hold at once
+   (the occupancy query's answer is cached per instantiation). */
+template <typename T, int VEC, int NV> cudaError_t launch_pf(const SmArgs &a, cudaStream_t st) {
+    /* benign race: every writer writes the same answer (for one GPU model;
+       another model only gets a grid of a different size, the rows still
+       all done) */
+    static int per_sm = 0;
+    if (per_sm <= 0) {
+        int nb = 0;
+        const cudaError_t e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&nb, softmax_warp_pf<T, VEC, NV>, 128, 0);
+        if (e != cudaSuccess) return e;
+        per_sm = nb > 0 ? nb : 1;
+    }
+    int64_t grid = (int64_t)per_sm * a.sms;
+    if (grid > (a.rows + 3) / 4) grid = (a.rows + 3) / 4;
+    return launch_k(softmax_warp_pf<T, VEC, NV>, dim3((unsigned)grid), dim3(128), 0, st, a.pdl, a);
+}
+
 template <typename T, typename MT, int VEC>
 int launch_vec(const SmArgs &a, cudaStream_t st) {
     const int cols = a.cols;
-    if (cols <= 32 * 32) {
+    if (cols <= 32 * 32 && !a.mask && a.pf && a.rows >= 64LL * a.sms && (cols + 31) / 32 > 4 * VEC) {
+        /* many rows of more than 512 (4-wide) or 128 (scalar) columns, no
+           mask: the prefetching kernel */
+        const int per_lane = (cols + 31) / 32;
+        if (per_lane <= 8 * VEC) MLXN_CK((launch_pf<T, VEC, 8>(a, st)));
+        else if (per_lane <= 16) MLXN_CK((launch_pf<T, VEC, 16 / VEC>(a, st))); /* VEC 1 only */
+        else MLXN_CK((launch_pf<T, VEC, 32 / VEC>(a, st)));
+    } else if (cols <= 32 * 32) {
         /* per lane: ceil(cols / 32) elements, i.e. E in {VEC..32} (powers of 2) as NV = E / VEC vectors */
         const int per_lane = (cols + 31) / 32;
         const dim3 block(128);
@@ -359,6 +446,12 @@ extern "C" int mlxn_cuda_softmax(void *dev, void *enc, const mlxn_op_call *c) {
     a.softcap = sp.softcap;
     a.inv_softcap = sp.softcap > 0.0f ? 1.0f / sp.softcap : 0.0f;
     a.pdl = pdl_on(dev);
+    a.sms = static_cast<const mlxn_cuda_dev *>(dev)->sm_count > 0 ? static_cast<const mlxn_cuda_dev *>(dev)->sm_count : 1;
+    static const bool pf_env = [] { /* MLXN_CUDA_SOFTMAX_PF=0: kernel-lab switch */
+        const char *e = getenv("MLXN_CUDA_SOFTMAX_PF");
+        return !(e && e[0] == '0');
+    }();
+    a.pf = pf_env;
     if (a.rows == 0) return MLXN_OK;
     cudaStream_t st = ((mlxn_cuda_enc *)enc)->stream;
     switch (sp.dtype) {

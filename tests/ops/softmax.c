@@ -318,6 +318,27 @@ static void differential_cases(const test_env *env, report_t *rep, bool list) {
         c.fill = FILL_EXPULP;
         each(env, rep, list, &c);
     }
+    /* many unmasked rows (CUDA's prefetching warp kernel: >= 64 rows an SM
+       of an H100, more than 512 columns 4-wide or 128 scalar), the row count
+       odd so the last warps of the grid run out of rows at different steps */
+    {
+        static const struct {
+            int d;
+            int64_t cols;
+            int misalign, inplace, fill;
+            float cap;
+        } MANY[] = {{0, 1000, 0, 0, FILL_UNIFORM, 0.0f}, {2, 1024, 0, 1, FILL_UNIFORM, 0.0f},
+                    {1, 700, 1, 0, FILL_UNIFORM, 0.0f},  {0, 300, 1, 0, FILL_WIDE, 2.0f},
+                    {0, 777, 0, 0, FILL_NAN, 0.0f},      {2, 1000, 0, 0, FILL_BIG, 0.0f}};
+        for (size_t i = 0; i < sizeof MANY / sizeof MANY[0]; i++) {
+            scase c = base_case(DT[MANY[i].d], 9001, MANY[i].cols);
+            c.misalign = MANY[i].misalign;
+            c.inplace = MANY[i].inplace != 0;
+            c.fill = MANY[i].fill;
+            c.softcap = MANY[i].cap;
+            each(env, rep, list, &c);
+        }
+    }
 }
 
 /* ---- validation -------------------------------------------------------------- */
