@@ -79,11 +79,25 @@ __device__ __forceinline__ bool better(float v, int i, float w, int j) {
     return v > w || (v == w && i < j);
 }
 
+/* max that returns NaN when either input is NaN (fmaxf ignores NaN). */
+__device__ __forceinline__ float max_nan(float a, float b) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    float r;
+    asm("max.NaN.f32 %0, %1, %2;" : "=f"(r) : "f"(a), "f"(b));
+    return r;
+#else
+    return (a != a || b != b) ? CUDART_NAN_F : fmaxf(a, b);
+#endif
+}
+
 /* Scans xr[lo, hi) with this thread's share (lo + t*VEC, stride G*VEC) into
    (bv, bi). lo is a multiple of VEC; with VEC 4, hi is too or is n (n % 4 == 0).
-   Each thread's indices increase, so a plain update keeps its first max; U
-   loads are issued before any is used (memory-level parallelism), the last
-   step's past hi skipped, so a row takes ceil(len / (U G VEC)) round trips. */
+   U loads are issued before any is used (memory-level parallelism), the last
+   step's past hi skipped, so a row takes ceil(len / (U G VEC)) round trips.
+   Each thread's indices increase, so a step can only take over (bv, bi) when
+   it holds a NaN or something above bv (a tie keeps the earlier index): one
+   NaN-propagating max per element finds out, and only such steps (rare once
+   bv is large) and the first are scanned in order with better(). */
 template <typename T, int VEC, int U>
 __device__ __forceinline__ void argmax_range(const T *__restrict__ xr, int lo, int hi, int t, int G, float &bv,
                                              int &bi) {
@@ -95,8 +109,17 @@ __device__ __forceinline__ void argmax_range(const T *__restrict__ xr, int lo, i
             if (ju < hi) {
                 if (VEC == 4) ld4(xr + ju, v[u]);
                 else v[u][0] = ld1(xr + ju);
+            } else {
+#pragma unroll
+                for (int k = 0; k < VEC; k++) v[u][k] = -CUDART_INF_F;
             }
         }
+        float m = v[0][0];
+#pragma unroll
+        for (int u = 0; u < U; u++)
+#pragma unroll
+            for (int k = 0; k < VEC; k++) m = max_nan(m, v[u][k]);
+        if (!(m != m || m > bv || bi == INT32_MAX)) continue;
 #pragma unroll
         for (int u = 0; u < U; u++)
 #pragma unroll
