@@ -443,9 +443,15 @@ int argmax_t(const mlxn_op_call *c, cudaStream_t st, size_t es, bool pdl, bool c
     int32_t *idx = static_cast<int32_t *>(c->args[1].ptr);
     float *val = c->u.gen.d[1] ? static_cast<float *>(c->args[2].ptr) : nullptr;
     const bool vec = vec_ok(x, n, es);
-    if (cluster && n >= 16384 && rows <= 16) {
-        if (vec) MLXN_CK(launch_cluster_rows(argmax_cluster_kernel<T, 4>, kCluster, (unsigned)rows, 1024, st, pdl, x, idx, val, (int)n));
-        else MLXN_CK(launch_cluster_rows(argmax_cluster_kernel<T, 1>, kCluster, (unsigned)rows, 1024, st, pdl, x, idx, val, (int)n));
+    static const bool cl_many = [] { /* MLXN_CUDA_ARGMAX_CL=0: kernel-lab switch */
+        const char *e = getenv("MLXN_CUDA_ARGMAX_CL");
+        return !(e && e[0] == '0');
+    }();
+    if (cluster && n >= 16384 && (rows <= 16 || (cl_many && rows <= 65535))) {
+        /* a few rows: 1024-thread blocks; many: 256 (several clusters an SM) */
+        const unsigned th = rows <= 16 ? 1024 : 256;
+        if (vec) MLXN_CK(launch_cluster_rows(argmax_cluster_kernel<T, 4>, kCluster, (unsigned)rows, th, st, pdl, x, idx, val, (int)n));
+        else MLXN_CK(launch_cluster_rows(argmax_cluster_kernel<T, 1>, kCluster, (unsigned)rows, th, st, pdl, x, idx, val, (int)n));
         MLXN_CK_LAUNCH("argmax");
         return MLXN_OK;
     }

@@ -82,7 +82,6 @@ __device__ __forceinline__ void st4(__nv_bfloat16 *p, const float v[4]) {
 struct SmArgs {
     bool pdl; /* launched with PDL (host side only) */
     bool pf;  /* the prefetching warp kernel may be used (host side only) */
-    bool pf5; /* lab: its variant bounded to 5 blocks an SM (host side only) */
     int sms;  /* the device's SM count (host side only) */
     const void *x;
     const void *mask; /* NULL: no mask */
@@ -233,8 +232,8 @@ template <> struct RawVec<float, 4> { using type = float4; };
 template <> struct RawVec<__half, 4> { using type = uint2; };
 template <> struct RawVec<__nv_bfloat16, 4> { using type = uint2; };
 
-template <typename T, int VEC, int NV, int MINB>
-__global__ void __launch_bounds__(128, MINB) softmax_warp_pf(const SmArgs a) {
+template <typename T, int VEC, int NV>
+__global__ void __launch_bounds__(128) softmax_warp_pf(const SmArgs a) {
     pdl_enter();
     using R = typename RawVec<T, VEC>::type;
     const int lane = threadIdx.x & 31;
@@ -361,24 +360,20 @@ static unsigned grid_for(int64_t units) {
 
 /* softmax_warp_pf over as many 128-thread blocks as the SMs hold at once
    (the occupancy query's answer is cached per instantiation). */
-template <typename T, int VEC, int NV, int MINB> cudaError_t launch_pf_b(const SmArgs &a, cudaStream_t st) {
+template <typename T, int VEC, int NV> cudaError_t launch_pf(const SmArgs &a, cudaStream_t st) {
     /* benign race: every writer writes the same answer (for one GPU model;
        another model only gets a grid of a different size, the rows still
        all done) */
     static int per_sm = 0;
     if (per_sm <= 0) {
         int nb = 0;
-        const cudaError_t e =
-            cudaOccupancyMaxActiveBlocksPerMultiprocessor(&nb, softmax_warp_pf<T, VEC, NV, MINB>, 128, 0);
+        const cudaError_t e = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&nb, softmax_warp_pf<T, VEC, NV>, 128, 0);
         if (e != cudaSuccess) return e;
         per_sm = nb > 0 ? nb : 1;
     }
     int64_t grid = (int64_t)per_sm * a.sms;
     if (grid > (a.rows + 3) / 4) grid = (a.rows + 3) / 4;
-    return launch_k(softmax_warp_pf<T, VEC, NV, MINB>, dim3((unsigned)grid), dim3(128), 0, st, a.pdl, a);
-}
-template <typename T, int VEC, int NV> cudaError_t launch_pf(const SmArgs &a, cudaStream_t st) {
-    return a.pf5 ? launch_pf_b<T, VEC, NV, 5>(a, st) : launch_pf_b<T, VEC, NV, 1>(a, st);
+    return launch_k(softmax_warp_pf<T, VEC, NV>, dim3((unsigned)grid), dim3(128), 0, st, a.pdl, a);
 }
 
 template <typename T, typename MT, int VEC>
@@ -457,11 +452,6 @@ extern "C" int mlxn_cuda_softmax(void *dev, void *enc, const mlxn_op_call *c) {
         return !(e && e[0] == '0');
     }();
     a.pf = pf_env;
-    static const bool pf5_env = [] {
-        const char *e = getenv("MLXN_CUDA_SOFTMAX_PF");
-        return e && e[0] == '5';
-    }();
-    a.pf5 = pf5_env;
     if (a.rows == 0) return MLXN_OK;
     cudaStream_t st = ((mlxn_cuda_enc *)enc)->stream;
     switch (sp.dtype) {

@@ -392,6 +392,21 @@ static void differential_cases(const test_env *env, report_t *rep, bool list) {
             c1.fill = FILL_NAN;
             each(env, rep, list, &c1);
         }
+        /* many long rows (CUDA: clusters of 256-thread blocks, one a row):
+           ties, NaN/inf rows, an uneven slice, misaligned */
+        {
+            static const struct {
+                int64_t rows, n;
+                int fill, mis;
+            } ML[] = {{40, 32000, FILL_TIES, 0}, {17, 20001, FILL_NAN, 1}, {33, 16384, FILL_INF, 0},
+                      {100, 16388, FILL_EQUAL, 1}};
+            for (size_t i = 0; i < sizeof ML / sizeof ML[0]; i++) {
+                rcase c = base_case(OP_ARGMAX, DT[d], ML[i].rows, ML[i].n);
+                c.fill = ML[i].fill;
+                c.misalign = ML[i].mis;
+                each(env, rep, list, &c);
+            }
+        }
         /* cumsum: every variant, in place, aligned and not */
         /* 131076 and 262147: long rows the GPU splits over a thread-block
            cluster (uneven slices; 262147 also takes the scalar path) */
