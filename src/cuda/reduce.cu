@@ -79,55 +79,40 @@ __device__ __forceinline__ bool better(float v, int i, float w, int j) {
     return v > w || (v == w && i < j);
 }
 
-/* max that returns NaN when either input is NaN (fmaxf ignores NaN). */
-__device__ __forceinline__ float max_nan(float a, float b) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
-    float r;
-    asm("max.NaN.f32 %0, %1, %2;" : "=f"(r) : "f"(a), "f"(b));
-    return r;
-#else
-    return (a != a || b != b) ? CUDART_NAN_F : fmaxf(a, b);
-#endif
-}
-
 /* Scans xr[lo, hi) with this thread's share (lo + t*VEC, stride G*VEC) into
    (bv, bi). lo is a multiple of VEC; with VEC 4, hi is too or is n (n % 4 == 0).
-   U loads are issued before any is used (memory-level parallelism), the last
-   step's past hi skipped, so a row takes ceil(len / (U G VEC)) round trips.
-   Each thread's indices increase, so a step can only take over (bv, bi) when
-   it holds a NaN or something above bv (a tie keeps the earlier index): one
-   NaN-propagating max per element finds out, and only such steps (rare once
-   bv is large) and the first are scanned in order with better(). */
-template <typename T, int VEC, int U>
+   Each thread's indices increase, so a plain update keeps its first max; four
+   loads are issued before any is used (memory-level parallelism). */
+template <typename T, int VEC>
 __device__ __forceinline__ void argmax_range(const T *__restrict__ xr, int lo, int hi, int t, int G, float &bv,
                                              int &bi) {
-    for (int j = lo + t * VEC; j < hi; j += U * G * VEC) {
-        float v[U][VEC];
+    int j = lo + t * VEC;
+    for (; j + 3 * G * VEC < hi; j += 4 * G * VEC) {
+        float v[4][VEC];
 #pragma unroll
-        for (int u = 0; u < U; u++) {
-            const int ju = j + u * G * VEC;
-            if (ju < hi) {
-                if (VEC == 4) ld4(xr + ju, v[u]);
-                else v[u][0] = ld1(xr + ju);
-            } else {
-#pragma unroll
-                for (int k = 0; k < VEC; k++) v[u][k] = -CUDART_INF_F;
-            }
+        for (int u = 0; u < 4; u++) {
+            if (VEC == 4) ld4(xr + j + u * G * VEC, v[u]);
+            else v[u][0] = ld1(xr + j + u * G * VEC);
         }
-        float m = v[0][0];
 #pragma unroll
-        for (int u = 0; u < U; u++)
-#pragma unroll
-            for (int k = 0; k < VEC; k++) m = max_nan(m, v[u][k]);
-        if (!(m != m || m > bv || bi == INT32_MAX)) continue;
-#pragma unroll
-        for (int u = 0; u < U; u++)
+        for (int u = 0; u < 4; u++)
 #pragma unroll
             for (int k = 0; k < VEC; k++)
-                if (j + u * G * VEC < hi && better(v[u][k], j + u * G * VEC + k, bv, bi)) {
+                if (better(v[u][k], j + u * G * VEC + k, bv, bi)) {
                     bv = v[u][k];
                     bi = j + u * G * VEC + k;
                 }
+    }
+    for (; j < hi; j += G * VEC) {
+        float v[VEC];
+        if (VEC == 4) ld4(xr + j, v);
+        else v[0] = ld1(xr + j);
+#pragma unroll
+        for (int k = 0; k < VEC; k++)
+            if (better(v[k], j + k, bv, bi)) {
+                bv = v[k];
+                bi = j + k;
+            }
     }
 }
 
@@ -157,7 +142,7 @@ __device__ __forceinline__ void argmax_block_merge(float &bv, int &bi, float *sv
             }
 }
 
-template <typename T, int VEC, int U>
+template <typename T, int VEC>
 __global__ void __launch_bounds__(1024) argmax_kernel(const T *__restrict__ x, int32_t *__restrict__ idx,
                                                       float *__restrict__ val, int64_t rows, int n) {
     pdl_enter();
@@ -166,7 +151,7 @@ __global__ void __launch_bounds__(1024) argmax_kernel(const T *__restrict__ x, i
     for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
         float bv = -CUDART_INF_F;
         int bi = INT32_MAX;
-        argmax_range<T, VEC, U>(x + row * (int64_t)n, 0, n, (int)threadIdx.x, (int)blockDim.x, bv, bi);
+        argmax_range<T, VEC>(x + row * (int64_t)n, 0, n, (int)threadIdx.x, (int)blockDim.x, bv, bi);
         argmax_block_merge(bv, bi, sv, si);
         if (threadIdx.x == 0) {
             idx[row] = bi;
@@ -196,7 +181,7 @@ __global__ void __launch_bounds__(1024) argmax_cluster_kernel(const T *__restric
     const int lo = (int)min((int64_t)rank * slice, (int64_t)n), hi = (int)min((int64_t)lo + slice, (int64_t)n);
     float bv = -CUDART_INF_F;
     int bi = INT32_MAX;
-    argmax_range<T, VEC, 4>(x + row * (int64_t)n, lo, hi, (int)threadIdx.x, (int)blockDim.x, bv, bi);
+    argmax_range<T, VEC>(x + row * (int64_t)n, lo, hi, (int)threadIdx.x, (int)blockDim.x, bv, bi);
     argmax_block_merge(bv, bi, sv, si);
     __syncthreads(); /* every thread is done reading sv/si before thread 0 rewrites slot 0 */
     if (threadIdx.x == 0) {
@@ -443,26 +428,15 @@ int argmax_t(const mlxn_op_call *c, cudaStream_t st, size_t es, bool pdl, bool c
     int32_t *idx = static_cast<int32_t *>(c->args[1].ptr);
     float *val = c->u.gen.d[1] ? static_cast<float *>(c->args[2].ptr) : nullptr;
     const bool vec = vec_ok(x, n, es);
-    static const bool cl_many = [] { /* MLXN_CUDA_ARGMAX_CL=0: kernel-lab switch */
-        const char *e = getenv("MLXN_CUDA_ARGMAX_CL");
-        return !(e && e[0] == '0');
-    }();
-    if (cluster && n >= 16384 && (rows <= 16 || (cl_many && rows <= 65535))) {
-        /* a few rows: 1024-thread blocks; many: 256 (several clusters an SM) */
-        const unsigned th = rows <= 16 ? 1024 : 256;
-        if (vec) MLXN_CK(launch_cluster_rows(argmax_cluster_kernel<T, 4>, kCluster, (unsigned)rows, th, st, pdl, x, idx, val, (int)n));
-        else MLXN_CK(launch_cluster_rows(argmax_cluster_kernel<T, 1>, kCluster, (unsigned)rows, th, st, pdl, x, idx, val, (int)n));
+    if (cluster && n >= 16384 && rows <= 16) {
+        if (vec) MLXN_CK(launch_cluster_rows(argmax_cluster_kernel<T, 4>, kCluster, (unsigned)rows, 1024, st, pdl, x, idx, val, (int)n));
+        else MLXN_CK(launch_cluster_rows(argmax_cluster_kernel<T, 1>, kCluster, (unsigned)rows, 1024, st, pdl, x, idx, val, (int)n));
         MLXN_CK_LAUNCH("argmax");
         return MLXN_OK;
     }
     const dim3 grid(grid_for(rows)), block(threads_for_rows(n, rows));
-    static const int U = [] { /* MLXN_CUDA_ARGMAX_U=4: kernel-lab switch */
-        const char *e = getenv("MLXN_CUDA_ARGMAX_U");
-        return e && e[0] == '4' ? 4 : 8;
-    }();
-    if (vec && U == 8) MLXN_CK(launch_k(argmax_kernel<T, 4, 8>, grid, block, 0, st, pdl, x, idx, val, rows, (int)n));
-    else if (vec) MLXN_CK(launch_k(argmax_kernel<T, 4, 4>, grid, block, 0, st, pdl, x, idx, val, rows, (int)n));
-    else MLXN_CK(launch_k(argmax_kernel<T, 1, 8>, grid, block, 0, st, pdl, x, idx, val, rows, (int)n));
+    if (vec) MLXN_CK(launch_k(argmax_kernel<T, 4>, grid, block, 0, st, pdl, x, idx, val, rows, (int)n));
+    else MLXN_CK(launch_k(argmax_kernel<T, 1>, grid, block, 0, st, pdl, x, idx, val, rows, (int)n));
     MLXN_CK_LAUNCH("argmax");
     return MLXN_OK;
 }

@@ -145,15 +145,11 @@ __device__ __forceinline__ float out_of(float e, float m, float inv, float s) {
 /* ---- registers: warp per row (G = 32) or block per row (G = blockDim) ---- */
 
 /* The rest of a row held in registers (z[k] = columns (k*G + t)*VEC ...,
-   those < cols): max, exp, sum, y. */
+   those < cols; m = the max of this thread's z, taken as they were loaded):
+   max, exp, sum, y. */
 template <typename T, int VEC, int NV, bool BLOCK>
-__device__ __forceinline__ void finish_row(const SmArgs &a, T *yr, int t, int G, float *red, float (&z)[NV][VEC]) {
-    float m = -CUDART_INF_F;
-#pragma unroll
-    for (int k = 0; k < NV; k++)
-        if ((k * G + t) * VEC < a.cols)
-#pragma unroll
-            for (int v = 0; v < VEC; v++) m = fmaxf(m, z[k][v]);
+__device__ __forceinline__ void finish_row(const SmArgs &a, T *yr, int t, int G, float *red, float (&z)[NV][VEC],
+                                           float m) {
     m = warp_max(m);
     if (BLOCK) {
         const int w = threadIdx.x >> 5, nw = blockDim.x >> 5;
@@ -206,12 +202,17 @@ __device__ __forceinline__ void row_in_registers(const SmArgs &a, int64_t row, i
     T *yr = static_cast<T *>(a.y) + row * (int64_t)a.cols;
     const MT *mr = a.mask ? static_cast<const MT *>(a.mask) + (row % a.mask_rows) * (int64_t)a.cols : nullptr;
     float z[NV][VEC];
+    float m = -CUDART_INF_F;
 #pragma unroll
     for (int k = 0; k < NV; k++) {
         const int j = (k * G + t) * VEC;
-        if (j < a.cols) load_z<T, MT, VEC>(a, xr, mr, j, z[k]);
+        if (j < a.cols) {
+            load_z<T, MT, VEC>(a, xr, mr, j, z[k]);
+#pragma unroll
+            for (int v = 0; v < VEC; v++) m = fmaxf(m, z[k][v]);
+        }
     }
-    finish_row<T, VEC, NV, BLOCK>(a, yr, t, G, red, z);
+    finish_row<T, VEC, NV, BLOCK>(a, yr, t, G, red, z, m);
 }
 
 /* One warp per row, WPB warps per block, grid-stride over row groups. */
@@ -255,15 +256,18 @@ __global__ void __launch_bounds__(128) softmax_warp_pf(const SmArgs a) {
                 nxt[k] = *reinterpret_cast<const R *>(static_cast<const T *>(a.x) + rn * (int64_t)a.cols + j);
         }
         float z[NV][VEC];
+        float m = -CUDART_INF_F;
 #pragma unroll
         for (int k = 0; k < NV; k++) {
             if ((k * 32 + lane) * VEC < a.cols) {
                 if (VEC == 4) ld4(reinterpret_cast<const T *>(&cur[k]), z[k]);
                 else z[k][0] = ld1(reinterpret_cast<const T *>(&cur[k]));
                 shape_z<VEC>(a, z[k]);
+#pragma unroll
+                for (int v = 0; v < VEC; v++) m = fmaxf(m, z[k][v]);
             }
         }
-        finish_row<T, VEC, NV, false>(a, static_cast<T *>(a.y) + row * (int64_t)a.cols, lane, 32, nullptr, z);
+        finish_row<T, VEC, NV, false>(a, static_cast<T *>(a.y) + row * (int64_t)a.cols, lane, 32, nullptr, z, m);
 #pragma unroll
         for (int k = 0; k < NV; k++) cur[k] = nxt[k];
     }

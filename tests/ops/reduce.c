@@ -392,8 +392,8 @@ static void differential_cases(const test_env *env, report_t *rep, bool list) {
             c1.fill = FILL_NAN;
             each(env, rep, list, &c1);
         }
-        /* many long rows (CUDA: clusters of 256-thread blocks, one a row):
-           ties, NaN/inf rows, an uneven slice, misaligned */
+        /* many long rows (more than the 16 CUDA splits over clusters):
+           ties, NaN/inf rows, misaligned */
         {
             static const struct {
                 int64_t rows, n;
