@@ -83,7 +83,7 @@ __device__ __forceinline__ bool better(float v, int i, float w, int j) {
    (bv, bi). lo is a multiple of VEC; with VEC 4, hi is too or is n (n % 4 == 0).
    Each thread's indices increase, so a plain update keeps its first max; four
    loads are issued before any is used (memory-level parallelism). */
-template <typename T, int VEC, bool TAILB>
+template <typename T, int VEC>
 __device__ __forceinline__ void argmax_range(const T *__restrict__ xr, int lo, int hi, int t, int G, float &bv,
                                              int &bi) {
     int j = lo + t * VEC;
@@ -103,35 +103,16 @@ __device__ __forceinline__ void argmax_range(const T *__restrict__ xr, int lo, i
                     bi = j + u * G * VEC + k;
                 }
     }
-    if constexpr (TAILB) {
-        /* the at most three vectors left, their loads issued together */
-        float v[3][VEC];
+    for (; j < hi; j += G * VEC) {
+        float v[VEC];
+        if (VEC == 4) ld4(xr + j, v);
+        else v[0] = ld1(xr + j);
 #pragma unroll
-        for (int u = 0; u < 3; u++)
-            if (j + u * G * VEC < hi) {
-                if (VEC == 4) ld4(xr + j + u * G * VEC, v[u]);
-                else v[u][0] = ld1(xr + j + u * G * VEC);
+        for (int k = 0; k < VEC; k++)
+            if (better(v[k], j + k, bv, bi)) {
+                bv = v[k];
+                bi = j + k;
             }
-#pragma unroll
-        for (int u = 0; u < 3; u++)
-#pragma unroll
-            for (int k = 0; k < VEC; k++)
-                if (j + u * G * VEC < hi && better(v[u][k], j + u * G * VEC + k, bv, bi)) {
-                    bv = v[u][k];
-                    bi = j + u * G * VEC + k;
-                }
-    } else {
-        for (; j < hi; j += G * VEC) {
-            float v[VEC];
-            if (VEC == 4) ld4(xr + j, v);
-            else v[0] = ld1(xr + j);
-#pragma unroll
-            for (int k = 0; k < VEC; k++)
-                if (better(v[k], j + k, bv, bi)) {
-                    bv = v[k];
-                    bi = j + k;
-                }
-        }
     }
 }
 
@@ -161,7 +142,7 @@ __device__ __forceinline__ void argmax_block_merge(float &bv, int &bi, float *sv
             }
 }
 
-template <typename T, int VEC, bool TAILB>
+template <typename T, int VEC>
 __global__ void __launch_bounds__(1024) argmax_kernel(const T *__restrict__ x, int32_t *__restrict__ idx,
                                                       float *__restrict__ val, int64_t rows, int n) {
     pdl_enter();
@@ -170,7 +151,7 @@ __global__ void __launch_bounds__(1024) argmax_kernel(const T *__restrict__ x, i
     for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
         float bv = -CUDART_INF_F;
         int bi = INT32_MAX;
-        argmax_range<T, VEC, TAILB>(x + row * (int64_t)n, 0, n, (int)threadIdx.x, (int)blockDim.x, bv, bi);
+        argmax_range<T, VEC>(x + row * (int64_t)n, 0, n, (int)threadIdx.x, (int)blockDim.x, bv, bi);
         argmax_block_merge(bv, bi, sv, si);
         if (threadIdx.x == 0) {
             idx[row] = bi;
@@ -200,7 +181,7 @@ __global__ void __launch_bounds__(1024) argmax_cluster_kernel(const T *__restric
     const int lo = (int)min((int64_t)rank * slice, (int64_t)n), hi = (int)min((int64_t)lo + slice, (int64_t)n);
     float bv = -CUDART_INF_F;
     int bi = INT32_MAX;
-    argmax_range<T, VEC, false>(x + row * (int64_t)n, lo, hi, (int)threadIdx.x, (int)blockDim.x, bv, bi);
+    argmax_range<T, VEC>(x + row * (int64_t)n, lo, hi, (int)threadIdx.x, (int)blockDim.x, bv, bi);
     argmax_block_merge(bv, bi, sv, si);
     __syncthreads(); /* every thread is done reading sv/si before thread 0 rewrites slot 0 */
     if (threadIdx.x == 0) {
@@ -454,13 +435,8 @@ int argmax_t(const mlxn_op_call *c, cudaStream_t st, size_t es, bool pdl, bool c
         return MLXN_OK;
     }
     const dim3 grid(grid_for(rows)), block(threads_for_rows(n, rows));
-    static const bool tailb = [] { /* MLXN_CUDA_ARGMAX_TAIL=0: kernel-lab switch */
-        const char *e = getenv("MLXN_CUDA_ARGMAX_TAIL");
-        return !(e && e[0] == '0');
-    }();
-    if (vec && tailb) MLXN_CK(launch_k(argmax_kernel<T, 4, true>, grid, block, 0, st, pdl, x, idx, val, rows, (int)n));
-    else if (vec) MLXN_CK(launch_k(argmax_kernel<T, 4, false>, grid, block, 0, st, pdl, x, idx, val, rows, (int)n));
-    else MLXN_CK(launch_k(argmax_kernel<T, 1, false>, grid, block, 0, st, pdl, x, idx, val, rows, (int)n));
+    if (vec) MLXN_CK(launch_k(argmax_kernel<T, 4>, grid, block, 0, st, pdl, x, idx, val, rows, (int)n));
+    else MLXN_CK(launch_k(argmax_kernel<T, 1>, grid, block, 0, st, pdl, x, idx, val, rows, (int)n));
     MLXN_CK_LAUNCH("argmax");
     return MLXN_OK;
 }
