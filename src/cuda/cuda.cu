@@ -44,8 +44,6 @@ static int cu_device_open(int index, void **out, char *name, size_t name_len) {
     d->index = index;
     d->sm_count = prop.multiProcessorCount;
     d->cc_major = prop.major;
-    /* Kernel-lab switches (docs/PERF.md): MLXN_CUDA_PDL=0 turns programmatic
-       dependent launch off; MLXN_CUDA_ROPE_UNROLL=4 forces the 4-unit variant. */
     struct cudaFuncAttributes fa;
     cudaError_t fe = cudaFuncGetAttributes(&fa, arch_probe_kernel);
     if (fe != cudaSuccess) {
@@ -53,9 +51,11 @@ static int cu_device_open(int index, void **out, char *name, size_t name_len) {
         return mlxn_cuda_fail(fe, "cudaFuncGetAttributes", __FILE__, __LINE__);
     }
     const int sm90 = prop.major >= 9 && fa.ptxVersion >= 90;
+    /* Kernel-lab switches (docs/PERF.md): MLXN_CUDA_PDL=0 turns programmatic
+       dependent launch off; MLXN_CUDA_CLUSTERS=0 thread-block clusters;
+       MLXN_CUDA_ROPE_UNROLL=4 forces the 4-unit rope variant. */
     const char *pdl = getenv("MLXN_CUDA_PDL");
     d->pdl = sm90 && !(pdl && pdl[0] == '0');
-    /* MLXN_CUDA_CLUSTERS=0 turns thread-block clusters off (launch.cuh) */
     const char *ce = getenv("MLXN_CUDA_CLUSTERS");
     d->clusters = sm90 && !(ce && ce[0] == '0');
     const char *un = getenv("MLXN_CUDA_ROPE_UNROLL");

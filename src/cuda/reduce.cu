@@ -487,7 +487,7 @@ extern "C" int mlxn_cuda_argmax(void *dev, void *enc, const mlxn_op_call *c) {
     if (c->u.gen.i[0] == 0) return MLXN_OK;
     cudaStream_t st = ((mlxn_cuda_enc *)enc)->stream;
     const bool pdl = pdl_on(dev);
-    /* thread-block clusters: sm_90+ (MLXN_CUDA_ARGMAX_CLUSTER=0 turns them off, kernel lab) */
+    /* thread-block clusters: sm_90+ (MLXN_CUDA_CLUSTERS=0 turns them off, kernel lab) */
     const bool cluster = clusters_on(dev);
     switch (c->u.gen.d[0]) {
     case MLXN_F32: return argmax_t<float>(c, st, 4, pdl, cluster);

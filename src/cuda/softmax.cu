@@ -4,7 +4,11 @@
    Three kernels by row length, each reading every row from memory once when
    the row fits on chip:
      cols <= 1024       one warp per row, the row in registers (NE per lane),
-                        4 rows per 128-thread block; shuffles only.
+                        4 rows per 128-thread block; shuffles only. Many
+                        unmasked rows of > 512 (4-wide) or > 128 (scalar)
+                        columns: a grid of resident warps instead, each
+                        loading its next row while it reduces the current
+                        one (softmax_warp_pf).
      cols <= 8192       one 256-thread block per row, the row in registers
                         (up to 32 per thread); warp shuffles + 8 partials in smem.
      longer             one 1024-thread block per row, looped: pass 1 keeps an
