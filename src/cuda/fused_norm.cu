@@ -40,6 +40,7 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <limits.h>
+#include <stdlib.h>
 
 namespace {
 
@@ -332,7 +333,13 @@ int run_op(void *dev, void *enc, const mlxn_op_call *c) {
    the rest re-read. The co-output is written element by element in its own
    dtype, at the natural or the [H, S, D] index. */
 
-enum F2Op { F2_MUL = 0, F2_TRI = 1, F2_MOE = 2, F2_MOED = 3 /* the double norm */ };
+enum F2Op {
+    F2_MUL = 0,
+    F2_TRI = 1,
+    F2_MOE = 2,
+    F2_MOED = 3, /* the double norm */
+    F2_MULP = 4  /* rms_norm_mul with a full multiplier loaded beside the row */
+};
 
 struct F2Args {
     const void *in0, *in1, *in2; /* MUL: x|a, b|res; TRI: x|h, attn; MOE: ys, res, dense */
@@ -398,7 +405,8 @@ __device__ __forceinline__ void mul_load(const F2Args &a, size_t off, int i, flo
 }
 
 template <typename T, int VW>
-__device__ __forceinline__ void mul_emit(const F2Args &a, size_t off, int i, const float *v, float r, float m0) {
+__device__ __forceinline__ void mul_emit(const F2Args &a, size_t off, int i, const float *v, float r, float m0,
+                                         const float *mpre = nullptr) {
     const size_t e0 = (size_t)i * VW;
     float w[VW], o[VW];
     ldw<VW>(a.w0, a.w0dt, e0, w);
@@ -411,7 +419,10 @@ __device__ __forceinline__ void mul_emit(const F2Args &a, size_t off, int i, con
         for (int j = 0; j < VW; j++) o[j] = res[j] + o[j];
     }
     float m[VW];
-    if (a.mform == 0) load_vec<T, VW>(static_cast<const T *>(a.m) + off + e0, m);
+    if (mpre) {
+#pragma unroll
+        for (int j = 0; j < VW; j++) m[j] = mpre[j];
+    } else if (a.mform == 0) load_vec<T, VW>(static_cast<const T *>(a.m) + off + e0, m);
     else if (a.mform == 1) ldw<VW>(a.m, a.mdt, e0, m);
     else {
 #pragma unroll
@@ -423,15 +434,25 @@ __device__ __forceinline__ void mul_emit(const F2Args &a, size_t off, int i, con
     store_vec<T, VW>(static_cast<T *>(a.out0) + off + e0, o);
 }
 
-template <typename T, int VW, int NV, typename Red>
+/* MP (a full multiplier, mform 0): the multiplier's vectors of the register
+   part are loaded right after the row's, so both streams are in flight
+   before the reduction instead of m only after it. */
+template <typename T, int VW, int NV, bool MP, typename Red>
 __device__ __forceinline__ void mul_row(const F2Args &a, long long row, int t, int nt, Red red) {
     const size_t off = (size_t)row * (size_t)a.dim;
     const int nvec = a.nvec;
-    float v[NV][VW];
+    float v[NV][VW], mv[MP ? NV : 1][VW];
 #pragma unroll
     for (int k = 0; k < NV; k++) {
         const int i = t + k * nt;
         if (i < nvec) mul_load<T, VW>(a, off, i, v[k]);
+    }
+    if constexpr (MP) {
+#pragma unroll
+        for (int k = 0; k < NV; k++) {
+            const int i = t + k * nt;
+            if (i < nvec) load_vec<T, VW>(static_cast<const T *>(a.m) + off + (size_t)i * VW, mv[k]);
+        }
     }
     float ss = 0.0f;
 #pragma unroll
@@ -454,7 +475,7 @@ __device__ __forceinline__ void mul_row(const F2Args &a, long long row, int t, i
 #pragma unroll
     for (int k = 0; k < NV; k++) {
         const int i = t + k * nt;
-        if (i < nvec) mul_emit<T, VW>(a, off, i, v[k], r, m0);
+        if (i < nvec) mul_emit<T, VW>(a, off, i, v[k], r, m0, MP ? mv[MP ? k : 0] : nullptr);
     }
     for (int i = t + NV * nt; i < nvec; i += nt) {
         float u[VW];
@@ -657,7 +678,7 @@ __device__ __forceinline__ void moe_row(const F2Args &a, long long row, int t, i
 
 template <int OP, typename T, int VW, int NV, typename Red>
 __device__ __forceinline__ void f2_row(const F2Args &a, long long row, int t, int nt, Red red) {
-    if constexpr (OP == F2_MUL) mul_row<T, VW, NV>(a, row, t, nt, red);
+    if constexpr (OP == F2_MUL || OP == F2_MULP) mul_row<T, VW, NV, OP == F2_MULP>(a, row, t, nt, red);
     else if constexpr (OP == F2_TRI) tri_row<T, VW, NV>(a, row, t, nt, red);
     else moe_row<OP == F2_MOED, T, VW, NV>(a, row, t, nt, red);
 }
@@ -699,7 +720,7 @@ int launch_any(void (*k)(const A), dim3 grid, unsigned block, size_t smem, const
    outputs and the MoE sum's loop need half of it, the double MoE norm holds
    two operands). */
 template <int OP>
-constexpr int nv_div() { return OP == F2_MUL ? 1 : OP == F2_MOED ? 4 : 2; }
+constexpr int nv_div() { return OP == F2_MUL ? 1 : OP == F2_MOED ? 4 : 2; /* MULP: x and m, so 2 */ }
 
 template <int OP, typename T>
 int f2_launch(F2Args a, const char *name, bool vec, cudaStream_t st, bool pdl) {
@@ -916,6 +937,11 @@ extern "C" int mlxn_cuda_rms_norm_mul(void *dev, void *enc, const mlxn_op_call *
     a.w0dt = (int)c->u.gen.d[1];
     a.mdt = (int)c->u.gen.d[2];
     const bool aligned = al16(a.in0) && al16(a.in1) && al16(a.out0) && al16(a.out1) && (a.mform != 0 || al16(a.m));
+    static const bool mp_env = [] { /* MLXN_CUDA_NORM_MUL_MP=0: kernel-lab switch */
+        const char *e = getenv("MLXN_CUDA_NORM_MUL_MP");
+        return !(e && e[0] == '0');
+    }();
+    if (a.mform == 0 && mp_env) return f2_run<F2_MULP>(dev, enc, c, a, aligned);
     return f2_run<F2_MUL>(dev, enc, c, a, aligned);
 }
 
