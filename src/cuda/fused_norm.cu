@@ -309,8 +309,9 @@ int run_op(void *dev, void *enc, const mlxn_op_call *c) {
    Row ops (rms_norm_mul, triple, MoE): the structure of fused_row above —
    warp per row for dim <= 1024 (8 rows per 256-thread block), else a block
    per row (128..1024 threads); each thread keeps NV vectors of the operand
-   being normalized in registers and re-reads anything beyond them. Row
-   tensors use 16-byte vectors when every row tensor is 16-byte aligned and
+   being normalized in registers and re-reads anything beyond them
+   (rms_norm_mul with a full multiplier: also the multiplier's NV vectors,
+   loaded before the reduction, NV halved). Row tensors use 16-byte vectors when every row tensor is 16-byte aligned and
    dim is a multiple of the vector width, else scalars. Weights, column and
    scalar multipliers are small, cached, and read element by element through
    their runtime dtype (so an f32 weight can meet a bf16 row and w_post and
