@@ -378,13 +378,9 @@ __device__ __forceinline__ bool in_pfx(const Pfx &p, uint32_t key, int i) {
     return !p.on || key > p.tau || (key == p.tau && i < p.cut);
 }
 
-// Block-wide (max, first argmax, any-bad) of the threads' (bv, bi, bad), in
-// the order of ahead(): a warp shuffle tree, then thread 0 folds the warps'
-// results in warp order. The result is valid in thread 0 only; sm's rv/ri/rbad
-// slots are reused, and the caller's next barrier must come before they are
-// written again.
-template <typename S> __device__ __forceinline__ void block_argmax(S &sm, float &bv, int &bi, int &bad) {
-    const int t = threadIdx.x, lane = t & 31, w = t >> 5, nw = blockDim.x >> 5;
+// Warp-wide (max, first argmax, any-bad) of the lanes' (bv, bi, bad), in the
+// order of ahead() (bi == INT32_MAX: nothing yet); every lane gets the result.
+__device__ __forceinline__ void warp_argmax(float &bv, int &bi, int &bad) {
 #pragma unroll
     for (int o = 16; o > 0; o >>= 1) {
         const float ov = __shfl_xor_sync(0xffffffffu, bv, o);
@@ -395,6 +391,16 @@ template <typename S> __device__ __forceinline__ void block_argmax(S &sm, float 
             bi = oi;
         }
     }
+}
+
+// Block-wide (max, first argmax, any-bad) of the threads' (bv, bi, bad), in
+// the order of ahead(): a warp shuffle tree, then thread 0 folds the warps'
+// results in warp order. The result is valid in thread 0 only; sm's rv/ri/rbad
+// slots are reused, and the caller's next barrier must come before they are
+// written again.
+template <typename S> __device__ __forceinline__ void block_argmax(S &sm, float &bv, int &bi, int &bad) {
+    const int t = threadIdx.x, lane = t & 31, w = t >> 5, nw = blockDim.x >> 5;
+    warp_argmax(bv, bi, bad);
     if (lane == 0) {
         sm.rv[w] = bv;
         sm.ri[w] = bi;
@@ -934,16 +940,7 @@ __global__ void __launch_bounds__(1024, 1)
                 ci = *cl.map_shared_rank(&sm.x_bi, lane);
                 cb = *cl.map_shared_rank(&sm.x_bad, lane);
             }
-#pragma unroll
-            for (int o = 16; o > 0; o >>= 1) {
-                const float ov = __shfl_xor_sync(0xffffffffu, cv, o);
-                const int oi = __shfl_xor_sync(0xffffffffu, ci, o);
-                cb |= __shfl_xor_sync(0xffffffffu, cb, o);
-                if (oi != INT32_MAX && (ci == INT32_MAX || ahead(ov, oi, cv, ci))) {
-                    cv = ov;
-                    ci = oi;
-                }
-            }
+            warp_argmax(cv, ci, cb);
             if (lane == 0) {
                 sm.b_max = cv;
                 sm.b_imax = ci;
